@@ -1,0 +1,68 @@
+"""`ExecutorEventEmitter`: runs emissions in a thread or process pool."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from types import TracebackType
+
+from events_core.emission import EventEmission
+from events_core.emitter import EventEmitter, log_failures
+from events_core.registry import EventLinker
+from events_core.report import EmissionReport
+
+
+class ExecutorEventEmitter(EventEmitter):
+    """Runs each emission in a pool; `emit` does not block.
+
+    Handler errors never propagate from `emit`: each goes to its handler's
+    `failure_callback` and is logged. A process pool needs handlers and payloads that
+    pickle. Use it as a context manager, or call `shutdown()`, to wait for the pool.
+
+    Args:
+        executor: the pool to use; it stays the caller's to shut down. Without one the
+            emitter makes and owns a pool.
+        max_workers: size of the pool the emitter makes.
+        processes: make a process pool instead of a thread pool.
+        linker: the registry to resolve handlers from (default `EventLinker`).
+    """
+
+    def __init__(
+        self,
+        executor: Executor | None = None,
+        *,
+        max_workers: int | None = None,
+        processes: bool = False,
+        linker: type[EventLinker] = EventLinker,
+    ) -> None:
+        super().__init__(linker=linker)
+        self._owns_executor = executor is None
+        if executor is None:
+            executor = (
+                ProcessPoolExecutor(max_workers) if processes else ThreadPoolExecutor(max_workers)
+            )
+        self.executor = executor
+
+    def _process(self, emission: EventEmission) -> None:
+        future = self.executor.submit(emission.run)
+        future.add_done_callback(_log_report)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Wait for scheduled emissions (if `wait`) and shut down a pool this emitter owns."""
+        if self._owns_executor:
+            self.executor.shutdown(wait=wait)
+
+    def __enter__(self) -> ExecutorEventEmitter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown(wait=True)
+
+
+def _log_report(future: Future[EmissionReport]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        log_failures(future.result())
