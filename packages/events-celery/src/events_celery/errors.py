@@ -1,0 +1,92 @@
+"""Errors raised by events-celery, all under `events_core.errors.EventsError`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from events_core.errors import EventsError
+
+
+class ConfigurationError(EventsError, ValueError):
+    """Raised when an `events_*` setting or an `install` argument is misspelled or mistyped."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class EncodeError(EventsError, TypeError):
+    """Raised at emit time when a payload value cannot be carried by the codec."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"cannot encode {where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+class PublishError(EventsError):
+    """Raised when an emission could not be published to the broker; nothing was sent."""
+
+    def __init__(self, event: str, queue: str, cause: BaseException) -> None:
+        super().__init__(
+            f"could not publish event {event!r} to queue {queue!r}: "
+            f"{type(cause).__name__}: {cause}"
+        )
+        self.event = event
+        self.queue = queue
+
+
+class EnvelopeError(EventsError):
+    """Raised on the worker when a message is refused before any handler runs.
+
+    `reason` is a short machine-readable word (`signature`, `malformed`, `undecodable`,
+    `unregistered`) recorded with the dead letter.
+    """
+
+    reason = "rejected"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class MalformedEnvelopeError(EnvelopeError):
+    """Raised when a message is not an envelope of a version this worker reads."""
+
+    reason = "malformed"
+
+
+class SignatureError(EnvelopeError):
+    """Raised when an envelope is unsigned, tampered with, or signed with an unknown key."""
+
+    reason = "signature"
+
+
+class DecodeError(EnvelopeError):
+    """Raised when an envelope's body cannot be decoded or names a type the worker refuses."""
+
+    reason = "undecodable"
+
+
+class UnregisteredError(EnvelopeError):
+    """Raised when an envelope names a linker the worker has not imported."""
+
+    reason = "unregistered"
+
+
+class EmissionFailedError(EventsError):
+    """Raised by the worker's task when handlers failed and no retry or dead letter took them."""
+
+    def __init__(self, event: str, emission_id: str, failures: Sequence[tuple[str, str]]) -> None:
+        listed = ", ".join(f"{ref} ({reason})" for ref, reason in failures)
+        super().__init__(
+            f"{len(failures)} handler(s) failed for event {event!r} "
+            f"(emission {emission_id}): {listed}"
+        )
+        self.event = event
+        self.emission_id = emission_id
+        self.failures = tuple(failures)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.event, self.emission_id, self.failures))
