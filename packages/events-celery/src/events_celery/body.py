@@ -1,0 +1,190 @@
+"""`Body`: what an envelope carries inside `body`, and its encoding by the codecs.
+
+The body is JSON text. Its payload (args and kwargs) is encoded by the envelope's codec:
+tagged JSON, or base64 pickle when the user opted in. It is decoded only after the envelope's
+signature has been checked, and classes in it are resolved only through the worker's policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from events_celery.codec import (
+    TypeResolver,
+    decode_json,
+    decode_pickle,
+    encode_json,
+    encode_pickle,
+)
+from events_celery.errors import DecodeError, EncodeError
+
+KINDS = ("name", "class")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The library's own bookkeeping, apart from the user's headers."""
+
+    attempt: int = 1
+    queue: str = ""
+    first_failure: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written into the body."""
+        return {
+            **self.extra,
+            "attempt": self.attempt,
+            "queue": self.queue,
+            "first_failure": self.first_failure,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Meta:
+        """Read the body's `meta` object, raising DecodeError on a wrong shape."""
+        if not isinstance(data, dict):
+            raise DecodeError("body field 'meta' must be an object")
+        attempt = data.get("attempt")
+        queue = data.get("queue")
+        first = data.get("first_failure")
+        if type(attempt) is not int or attempt < 1:
+            raise DecodeError("meta 'attempt' must be a positive integer")
+        if not isinstance(queue, str):
+            raise DecodeError("meta 'queue' must be a string")
+        if first is not None and (isinstance(first, bool) or not isinstance(first, (int, float))):
+            raise DecodeError("meta 'first_failure' must be a number or null")
+        extra = {
+            key: value
+            for key, value in data.items()
+            if key not in ("attempt", "queue", "first_failure")
+        }
+        return cls(attempt, queue, None if first is None else float(first), extra)
+
+
+@dataclass(frozen=True)
+class Body:
+    """One emission's content, as carried in an envelope."""
+
+    kind: str
+    linker: str
+    handlers: tuple[str, ...] | None
+    timestamp: float
+    headers: Mapping[str, str]
+    meta: Meta
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+    def encode(self, codec: str) -> str:
+        """Return the body's text for `codec` ("json" or "pickle").
+
+        Raises:
+            EncodeError: a payload value the codec cannot carry, naming where it is.
+        """
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "linker": self.linker,
+            "handlers": None if self.handlers is None else list(self.handlers),
+            "ts": self.timestamp,
+            "headers": dict(self.headers),
+            "meta": self.meta.to_json(),
+        }
+        if codec == "pickle":
+            data["pickle"] = encode_pickle((tuple(self.args), dict(self.kwargs)))
+        else:
+            data["args"] = _encode(list(self.args), "args")
+            data["kwargs"] = _encode(dict(self.kwargs), "kwargs")
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def read_frame(text: str) -> dict[str, Any]:
+    """Parse the body's JSON frame and check its fields, without decoding the payload.
+
+    Raises:
+        DecodeError: not JSON, or a field of the wrong shape.
+    """
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError("the body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise DecodeError("the body must be a JSON object")
+    if data.get("kind") not in KINDS:
+        raise DecodeError("body field 'kind' must be 'name' or 'class'")
+    linker = data.get("linker")
+    if not isinstance(linker, str) or ":" not in linker:
+        raise DecodeError("body field 'linker' must be an import path 'module:QualName'")
+    handlers = data.get("handlers")
+    if handlers is not None and not (
+        isinstance(handlers, list) and all(isinstance(ref, str) for ref in handlers)
+    ):
+        raise DecodeError("body field 'handlers' must be a list of strings or null")
+    timestamp = data.get("ts")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
+        raise DecodeError("body field 'ts' must be a number")
+    headers = data.get("headers")
+    if not isinstance(headers, dict) or not all(
+        isinstance(value, str) for value in headers.values()
+    ):
+        raise DecodeError("body field 'headers' must map strings to strings")
+    return data
+
+
+def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
+    """Decode a body's text, resolving classes in the payload through `resolve`.
+
+    `resolve` may be None only for the pickle codec. Call this only after the envelope's
+    signature has been checked.
+
+    Raises:
+        DecodeError: any malformed field or payload, or a class the resolver refuses.
+    """
+    data = read_frame(text)
+    meta = Meta.from_json(data.get("meta"))
+    if codec == "pickle":
+        payload = data.get("pickle")
+        if not isinstance(payload, str):
+            raise DecodeError("body field 'pickle' must be a string")
+        decoded = decode_pickle(payload)
+        if not (
+            isinstance(decoded, tuple)
+            and len(decoded) == 2
+            and isinstance(decoded[0], tuple)
+            and isinstance(decoded[1], dict)
+        ):
+            raise DecodeError("the pickled payload must be a pair (args, kwargs)")
+        args, kwargs = decoded
+    else:
+        if resolve is None:
+            raise DecodeError("decoding a json body needs a type resolver")
+        raw_args, raw_kwargs = data.get("args"), data.get("kwargs")
+        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
+            raise DecodeError("body fields 'args' and 'kwargs' must be a list and an object")
+        args = decode_json(raw_args, resolve)
+        kwargs = decode_json(raw_kwargs, resolve)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise DecodeError("decoded 'args' and 'kwargs' must be a list and a mapping")
+        args = tuple(args)
+    if not all(isinstance(key, str) for key in kwargs):
+        raise DecodeError("keyword argument names must be strings")
+    handlers = data["handlers"]
+    return Body(
+        kind=data["kind"],
+        linker=data["linker"],
+        handlers=None if handlers is None else tuple(handlers),
+        timestamp=float(data["ts"]),
+        headers=data["headers"],
+        meta=meta,
+        args=tuple(args),
+        kwargs=kwargs,
+    )
+
+
+def _encode(value: Any, where: str) -> Any:
+    try:
+        return encode_json(value)
+    except EncodeError as exc:
+        path = where if exc.where == "value" else f"{where}{exc.where}"
+        raise EncodeError(path, exc.problem) from exc

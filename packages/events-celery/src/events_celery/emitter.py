@@ -1,0 +1,72 @@
+"""`CeleryEventEmitter`: publishes each emission for Celery workers to execute."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from celery import Celery
+
+from events_celery.body import Body, Meta
+from events_celery.errors import ConfigurationError
+from events_celery.runtime import EventsRuntime, runtime_of
+from events_core.emission import EventEmission
+from events_core.emitter import EventEmitter
+from events_core.errors import HandlerNotImportableError
+from events_core.registry import EventLinker
+
+
+class CeleryEventEmitter(EventEmitter):
+    """Publishes each emission as one message for the `events.execute` task.
+
+    `emit` blocks only while the message is published (bounded retry, then
+    `PublishError`); handlers run on workers, and their errors stay there: they are retried,
+    dead-lettered or end the task in FAILURE, never raised from `emit`.
+
+    Args:
+        app: the Celery app; `install(app)` is called if it was not yet.
+        queue: send every emission here, whatever the routes say.
+        linker: the registry handlers are resolved from (and named on the wire).
+        resolve: `"emitter"` (default) resolves handlers here and sends their refs;
+            `"worker"` sends the event only and lets the worker's linker pick handlers,
+            so the producer needs no handler code.
+    """
+
+    def __init__(
+        self,
+        app: Celery,
+        *,
+        queue: str | None = None,
+        linker: type[EventLinker] = EventLinker,
+        resolve: Literal["emitter", "worker"] = "emitter",
+    ) -> None:
+        super().__init__(linker=linker)
+        if resolve not in ("emitter", "worker"):
+            raise ConfigurationError("resolve", f"expected 'emitter' or 'worker', got {resolve!r}")
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise ConfigurationError("queue", f"expected a queue name, got {queue!r}")
+        self.app = app
+        self.queue = queue
+        self.resolve = resolve
+        self.resolves_handlers = resolve == "emitter"
+        self.runtime: EventsRuntime = runtime_of(app)
+
+    def _process(self, emission: EventEmission) -> None:
+        refs: tuple[str, ...] | None = None
+        if self.resolves_handlers:
+            for handler in emission.handlers:
+                if not handler.importable:
+                    raise HandlerNotImportableError(handler.ref)
+            refs = tuple(handler.ref for handler in emission.handlers)
+        queue = self.queue or self.runtime.queue_for(emission)
+        body = Body(
+            kind=emission.kind,
+            linker=self.linker.path(),
+            handlers=refs,
+            timestamp=emission._state[4],
+            headers=emission.headers,
+            meta=Meta(attempt=emission.attempt, queue=queue),
+            args=emission.args,
+            kwargs=emission.kwargs,
+        )
+        envelope = self.runtime.seal(emission.id, emission.event, body)
+        self.runtime.send(envelope, queue)

@@ -1,0 +1,131 @@
+"""`Envelope`: the versioned JSON object that is the executing task's only argument.
+
+```
+{"v": 1, "id": "...", "event": "OrderPlaced", "codec": "json", "kid": null, "body": "...",
+ "sig": null}
+```
+
+`body` is text that only the codec reads, after the signature has been checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+from events_celery.errors import MalformedEnvelopeError
+from events_celery.signing import Keyring
+
+VERSION = 1
+"""The envelope version this package writes and reads."""
+
+CODECS = ("json", "pickle")
+"""The body codecs an envelope may name."""
+
+Codec = Literal["json", "pickle"]
+
+_FIELDS = frozenset({"v", "id", "event", "codec", "kid", "body", "sig"})
+_ID = re.compile(r"[0-9a-f]{32}\Z")
+_SIG = re.compile(r"[0-9a-f]{64}\Z")
+_MAX_NAME = 1024
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One emission on the wire; see the module docstring for the shape."""
+
+    id: str
+    event: str
+    codec: Codec
+    body: str
+    kid: str | None = None
+    sig: str | None = None
+    v: int = VERSION
+
+    def signed_part(self) -> bytes:
+        """The canonical bytes the signature covers: the envelope without `sig`."""
+        fields = asdict(self)
+        del fields["sig"]
+        try:
+            return json.dumps(
+                fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MalformedEnvelopeError("the envelope holds text that is not UTF-8") from exc
+
+    def signed_with(self, keyring: Keyring | None) -> Envelope:
+        """Return this envelope signed with the keyring's signing key (unchanged if None)."""
+        if keyring is None:
+            return self
+        unsigned = replace(self, kid=keyring.signing_kid, sig=None)
+        _, signature = keyring.sign(unsigned.signed_part())
+        return replace(unsigned, sig=signature)
+
+    def verify(self, keyring: Keyring | None) -> None:
+        """Check the signature against `keyring`; without a keyring there is nothing to check.
+
+        Raises:
+            SignatureError: unsigned, unknown key id, or tampered.
+        """
+        if keyring is not None:
+            keyring.verify(self.signed_part(), self.kid, self.sig)
+
+    def to_message(self) -> dict[str, Any]:
+        """The JSON object sent as the task's argument."""
+        return asdict(self)
+
+    @classmethod
+    def parse(cls, message: object) -> Envelope:
+        """Check the shape of a received message without decoding its body.
+
+        Raises:
+            MalformedEnvelopeError: not an envelope of this version, naming what is wrong.
+        """
+        if not isinstance(message, dict):
+            raise MalformedEnvelopeError(
+                f"expected an envelope object, got {type(message).__name__}"
+            )
+        keys = set(message)
+        if keys != _FIELDS:
+            missing = ", ".join(sorted(str(key) for key in _FIELDS - keys)) or "none"
+            extra = ", ".join(sorted(repr(key) for key in keys - _FIELDS)) or "none"
+            raise MalformedEnvelopeError(f"envelope fields: missing {missing}; unexpected {extra}")
+        version = message["v"]
+        if type(version) is not int or version != VERSION:
+            raise MalformedEnvelopeError(
+                f"unsupported envelope version {version!r} (this worker reads {VERSION})"
+            )
+        _check(message, "id", lambda value: isinstance(value, str) and _ID.match(value))
+        _check(
+            message,
+            "event",
+            lambda value: isinstance(value, str) and 0 < len(value) <= _MAX_NAME,
+        )
+        _check(message, "codec", lambda value: value in CODECS)
+        _check(message, "body", lambda value: isinstance(value, str))
+        _check(
+            message,
+            "kid",
+            lambda value: value is None or (isinstance(value, str) and 0 < len(value) <= 256),
+        )
+        _check(
+            message,
+            "sig",
+            lambda value: value is None or (isinstance(value, str) and _SIG.match(value)),
+        )
+        return cls(
+            id=message["id"],
+            event=message["event"],
+            codec=message["codec"],
+            body=message["body"],
+            kid=message["kid"],
+            sig=message["sig"],
+            v=version,
+        )
+
+
+def _check(message: dict[Any, Any], field: str, valid: Any) -> None:
+    if not valid(message[field]):
+        raise MalformedEnvelopeError(f"envelope field {field!r} has an invalid value")

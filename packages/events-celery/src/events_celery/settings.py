@@ -1,0 +1,126 @@
+"""The `events_*` settings, declared once, read from `app.conf` and validated at install.
+
+```python
+app.conf.events_signing_key = os.environ["EVENTS_SIGNING_KEY"]
+app.conf.events_default_queue = "events"
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from events_celery.errors import ConfigurationError
+from events_celery.signing import Keyring
+
+PREFIX = "events_"
+
+DEFAULT_QUEUE = "events"
+"""Queue that emissions go to when neither the emitter nor a route names one."""
+
+DEFAULT_SERIALIZER = "json"
+"""Body codec used unless `events_serializer` opts into `"pickle"`."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name, default and what it accepts."""
+
+    name: str
+    default: Any
+    doc: str
+    check: Callable[[Any], Any] | None = None
+
+
+def _queue_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("events_default_queue", f"expected a queue name, got {value!r}")
+    return value
+
+
+def _serializer(value: Any) -> str:
+    if value not in ("json", "pickle"):
+        raise ConfigurationError(
+            "events_serializer", f"expected 'json' or 'pickle', got {value!r}"
+        )
+    return str(value)
+
+
+OPTIONS: Mapping[str, Option] = {
+    option.name: option
+    for option in (
+        Option(
+            "events_signing_key",
+            None,
+            "A key (str or bytes), a list of keys (sign with the first, accept any) or a "
+            "mapping of key id to key. Unset: envelopes are neither signed nor checked.",
+            Keyring.from_setting,
+        ),
+        Option(
+            "events_serializer",
+            DEFAULT_SERIALIZER,
+            '"json" (default) or "pickle"; pickle needs a signing key and trusts whoever '
+            "holds it.",
+            _serializer,
+        ),
+        Option(
+            "events_default_queue",
+            DEFAULT_QUEUE,
+            "Queue that emissions go to when neither the emitter nor a route names one.",
+            _queue_name,
+        ),
+        Option("events_routes", None, "Routes of events to queues (events-contrib)."),
+        Option("events_retry", None, "Retry policy or policies (events-contrib)."),
+        Option("events_dead_letter", None, "Dead-letter queue options (events-contrib)."),
+    )
+}
+"""Every `events_*` setting this family of packages reads."""
+
+
+@dataclass(frozen=True)
+class EventsSettings:
+    """The validated `events_*` settings of one Celery app."""
+
+    keyring: Keyring | None
+    serializer: str
+    default_queue: str
+    routes: Any
+    retry: Any
+    dead_letter: Any
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any]) -> EventsSettings:
+        """Read and validate the settings from a Celery `app.conf`.
+
+        Raises:
+            ConfigurationError: a misspelled `events_*` key, or a value of the wrong type.
+        """
+        for key in list(conf.keys()):
+            if isinstance(key, str) and key.lower().startswith(PREFIX) and key not in OPTIONS:
+                raise ConfigurationError(key, _unknown_key_problem(key))
+        values: dict[str, Any] = {}
+        for name, option in OPTIONS.items():
+            value = conf.get(name)
+            if value is None:
+                value = option.default
+            if option.check is not None and value is not None:
+                value = option.check(value)
+            values[name.removeprefix(PREFIX)] = value
+        values["keyring"] = values.pop("signing_key")
+        if values["serializer"] == "pickle" and values["keyring"] is None:
+            raise ConfigurationError(
+                "events_serializer",
+                "the pickle codec needs events_signing_key: a worker must never unpickle "
+                "unsigned messages",
+            )
+        return cls(**values)
+
+
+def _unknown_key_problem(key: str) -> str:
+    guess = difflib.get_close_matches(key.lower(), list(OPTIONS), n=1)
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    known = ", ".join(OPTIONS)
+    return f"unknown setting (known: {known}){hint}"

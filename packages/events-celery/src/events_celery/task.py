@@ -1,0 +1,190 @@
+"""The `events.execute` task: verify, decode and run one emission on a worker.
+
+Order matters for safety: the envelope's shape is checked, then its signature, and only then
+is its body decoded, its linker looked up and its classes rebuilt (through the linker's type
+policy, never by importing). A refused message is never executed: it is dead-lettered when a
+policy takes it, else logged, and always rejected without requeue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import Reject
+
+from events_celery.body import Body, decode_body, read_frame
+from events_celery.envelope import Envelope
+from events_celery.errors import (
+    DecodeError,
+    EmissionFailedError,
+    EnvelopeError,
+    PublishError,
+    UnregisteredError,
+)
+from events_celery.runtime import TASK_NAME, Failure, Rejection, runtime_of
+from events_celery.trust import LinkerTypes
+from events_core.emission import EventEmission
+from events_core.events import class_path
+from events_core.handler import EventHandler
+from events_core.registry import EventLinker, find_linker
+
+logger = logging.getLogger(__name__)
+
+UNREGISTERED = "unregistered"
+"""Reason recorded for a handler ref the worker has not registered for the event."""
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+_resolvers: dict[type[EventLinker], LinkerTypes] = {}
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of this worker process, made once and reused for every message."""
+    global _loop, _loop_pid
+    if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+        _loop_pid = os.getpid()
+    return _loop
+
+
+def register_task(app: Celery) -> Any:
+    """Register `events.execute` on `app` and return it."""
+
+    def execute(self: Task, message: object) -> dict[str, Any]:
+        """Run one emission's handlers; see the module docstring."""
+        return _execute(self, message)
+
+    return app.task(
+        name=TASK_NAME,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        max_retries=None,
+        serializer="json",
+        typing=False,
+        shared=False,
+    )(execute)
+
+
+def _execute(task: Task, message: object) -> dict[str, Any]:
+    runtime = runtime_of(task.app)
+    queue = _delivery_queue(task)
+    try:
+        envelope = Envelope.parse(message)
+        envelope.verify(runtime.settings.keyring)
+        if envelope.codec == "pickle" and runtime.settings.serializer != "pickle":
+            raise DecodeError("the pickle codec is not enabled on this worker")
+        body, emission, unregistered = _decode(envelope)
+    except EnvelopeError as exc:
+        _reject(task, message, exc, queue)
+    if emission.runs_inline:
+        report = emission.run()
+    else:
+        report = worker_loop().run_until_complete(emission.arun())
+    if report.ok and not unregistered:
+        logger.debug("emission %s of %s executed", emission.id, emission.event)
+        return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
+    failure = Failure(task, envelope, body, emission, report, unregistered)
+    error = _failed_error(failure)
+    policy = runtime.failure_policy
+    if policy is not None:
+        try:
+            taken = policy.on_failure(failure)
+        except PublishError as exc:
+            logger.error(
+                "emission %s of %s: could not retry or dead-letter (%s); requeued",
+                emission.id,
+                emission.event,
+                type(exc.__cause__).__name__,
+            )
+            raise Reject(exc, requeue=True) from exc
+        if taken == "dead_lettered":
+            raise Reject(error, requeue=False)
+        if taken is not None:
+            return {"event": emission.event, "id": emission.id, "status": taken}
+    logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
+    raise error
+
+
+def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
+    linker_path = read_frame(envelope.body)["linker"]
+    linker = find_linker(linker_path)
+    if linker is None:
+        raise UnregisteredError(f"linker {linker_path!r} is not imported on this worker")
+    resolver = _resolvers.get(linker)
+    if resolver is None:
+        resolver = _resolvers[linker] = LinkerTypes(linker)
+    body = decode_body(envelope.body, envelope.codec, resolver)
+    if body.kind == "class":
+        if not body.args or class_path(type(body.args[0])) != envelope.event:
+            raise DecodeError("a class event's first argument must be an instance of that class")
+        handlers = linker.handlers_for(body.args[0])
+    else:
+        handlers = linker.handlers_for(envelope.event)
+    selected, unregistered = _select(handlers, body.handlers)
+    if not selected and not unregistered:
+        raise UnregisteredError(
+            f"no handler for event {envelope.event!r} in {linker_path} on this worker"
+        )
+    emission = EventEmission(
+        envelope.event,
+        body.args,
+        body.kwargs,
+        selected,
+        id=envelope.id,
+        timestamp=body.timestamp,
+        attempt=body.meta.attempt,
+        headers=body.headers,
+        kind="class" if body.kind == "class" else "name",
+    )
+    return body, emission, unregistered
+
+
+def _select(
+    handlers: tuple[EventHandler, ...], refs: tuple[str, ...] | None
+) -> tuple[tuple[EventHandler, ...], tuple[str, ...]]:
+    """Pick the handlers the message names, in the worker's order; list refs it lacks."""
+    if refs is None:
+        return handlers, ()
+    wanted = set(refs)
+    selected = tuple(handler for handler in handlers if handler.ref in wanted)
+    known = {handler.ref for handler in selected}
+    return selected, tuple(dict.fromkeys(ref for ref in refs if ref not in known))
+
+
+def _failed_error(failure: Failure) -> EmissionFailedError:
+    failures = [
+        (outcome.handler, type(outcome.exception).__name__) for outcome in failure.report.failed
+    ]
+    failures.extend((ref, UNREGISTERED) for ref in failure.unregistered)
+    return EmissionFailedError(failure.emission.event, failure.emission.id, failures)
+
+
+def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
+    runtime = runtime_of(task.app)
+    taken = False
+    if runtime.failure_policy is not None:
+        try:
+            taken = runtime.failure_policy.on_rejection(Rejection(task, message, error, queue))
+        except PublishError as exc:
+            logger.error(
+                "message %s refused (%s) and could not be dead-lettered; requeued",
+                task.request.id,
+                error.reason,
+            )
+            raise Reject(exc, requeue=True) from exc
+    if not taken:
+        logger.error(
+            "message %s refused (%s): %s; not executed", task.request.id, error.reason, error
+        )
+    raise Reject(f"{error.reason}: {error}", requeue=False)
+
+
+def _delivery_queue(task: Task) -> str:
+    info = task.request.delivery_info or {}
+    queue = info.get("routing_key") or info.get("queue") or ""
+    return str(queue)

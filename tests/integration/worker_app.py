@@ -1,0 +1,19 @@
+"""The Celery app integration-test workers run: `celery -A tests.integration.worker_app worker`.
+
+Configured from the environment the test fixture sets, so each test gets its own queue, keys
+and settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from celery import Celery
+
+import events_celery
+from tests.integration import handlers  # noqa: F401  (registers the handlers)
+
+app = Celery("itest", broker=os.environ["EVENTS_BROKER_URL"])
+app.conf.update(json.loads(os.environ.get("ITEST_CONF", "{}")))
+events_celery.install(app)
