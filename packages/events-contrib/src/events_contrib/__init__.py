@@ -1,0 +1,1 @@
+"""Retries with backoff, routing of events to queues, and a dead-letter queue."""
