@@ -218,7 +218,15 @@ class EventEmission:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, EventEmission):
             return NotImplemented
-        return self.id == other.id and self._state == other._state
+        if self.id != other.id:
+            return False
+        mine, theirs = self._state, other._state
+        # Handlers compare by what they run, so an unpickled copy equals its original.
+        return (
+            mine[:3] == theirs[:3]
+            and mine[4:] == theirs[4:]
+            and list(map(_handler_fields, mine[3])) == list(map(_handler_fields, theirs[3]))
+        )
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -292,6 +300,17 @@ _now = time.time
 # Slot descriptors set the fields of an otherwise immutable emission.
 _set_state = EventEmission.__dict__["_state"].__set__
 _set_id = EventEmission.__dict__["_id"].__set__
+
+
+def _handler_fields(handler: EventHandler) -> tuple[Any, ...]:
+    return (
+        handler.event_callback,
+        handler.success_callback,
+        handler.failure_callback,
+        handler.once,
+        handler.force_async,
+        handler._options,
+    )
 
 
 def _rebuild(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any
 
 from events_core.emission import EventEmission
 from events_core.errors import InvalidEventError
@@ -26,13 +26,12 @@ class EventEmitter(ABC):
         linker: the registry to resolve handlers from (default `EventLinker`).
     """
 
-    resolves_handlers: ClassVar[bool] = True
-    """Whether `emit` resolves handlers itself (False: the backend resolves them later)."""
-
     def __init__(self, *, linker: type[EventLinker] = EventLinker) -> None:
         if not (isinstance(linker, type) and issubclass(linker, EventLinker)):
             raise TypeError(f"linker must be EventLinker or a subclass of it, got {linker!r}")
         self.linker = linker
+        self.resolves_handlers = True
+        """Whether `emit` resolves handlers itself (False: the backend resolves them later)."""
 
     def emit(self, event: Any, /, *args: Any, **kwargs: Any) -> EventEmission | None:
         """Emit `event` with `args` and `kwargs` for its handlers.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as _wait
 from types import TracebackType
 
 from events_core.emission import EventEmission
 from events_core.emitter import EventEmitter, log_failures
 from events_core.registry import EventLinker
 from events_core.report import EmissionReport
+
+logger = logging.getLogger(__name__)
 
 
 class ExecutorEventEmitter(EventEmitter):
@@ -41,15 +45,22 @@ class ExecutorEventEmitter(EventEmitter):
                 ProcessPoolExecutor(max_workers) if processes else ThreadPoolExecutor(max_workers)
             )
         self.executor = executor
+        self._pending: set[Future[EmissionReport]] = set()
+        """Emissions scheduled on a given executor, which `shutdown` waits for."""
 
     def _process(self, emission: EventEmission) -> None:
         future = self.executor.submit(emission.run)
+        if not self._owns_executor:
+            self._pending.add(future)
+            future.add_done_callback(self._pending.discard)
         future.add_done_callback(_log_report)
 
     def shutdown(self, wait: bool = True) -> None:
         """Wait for scheduled emissions (if `wait`) and shut down a pool this emitter owns."""
         if self._owns_executor:
             self.executor.shutdown(wait=wait)
+        elif wait:
+            _wait(tuple(self._pending))
 
     def __enter__(self) -> ExecutorEventEmitter:
         return self
@@ -64,5 +75,10 @@ class ExecutorEventEmitter(EventEmitter):
 
 
 def _log_report(future: Future[EmissionReport]) -> None:
-    if not future.cancelled() and future.exception() is None:
-        log_failures(future.result())
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:  # e.g. a payload a process pool cannot pickle: never silently lost
+        logger.error("an emission could not run in the executor: %s", type(error).__name__)
+        return
+    log_failures(future.result())

@@ -18,8 +18,6 @@ class RecordingEventEmitter(EventEmitter):
         linker: the registry to resolve handlers from (default `EventLinker`).
     """
 
-    resolves_handlers = True
-
     def __init__(self, *, linker: type[EventLinker] = EventLinker) -> None:
         super().__init__(linker=linker)
         self.emissions: list[EventEmission] = []
