@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from events_contrib import Backoff, retry
 from events_core import EventLinker
 
 RECORD_KEY_ENV = "ITEST_RECORD_KEY"
@@ -20,9 +21,34 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 def record(handler: str, **data: Any) -> None:
     """Append what a handler saw to the Redis list named by $ITEST_RECORD_KEY."""
     key = os.environ[RECORD_KEY_ENV]
+    entry = {
+        "handler": handler,
+        "pid": os.getpid(),
+        "worker": os.environ.get("ITEST_WORKER_NAME", ""),
+        "at": time.time(),
+        **data,
+    }
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        client.rpush(key, json.dumps({"handler": handler, "pid": os.getpid(), **data}))
+        client.rpush(key, json.dumps(entry))
+    finally:
+        client.close()
+
+
+def _calls(name: str) -> int:
+    """Count one more call of `name` in this test's Redis namespace; return the count."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.incr(f"{os.environ[RECORD_KEY_ENV]}:{name}"))
+    finally:
+        client.close()
+
+
+def is_fixed() -> bool:
+    """Whether the test has 'deployed a fix' for the doomed handler."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return bool(client.exists(f"{os.environ[RECORD_KEY_ENV]}:fixed"))
     finally:
         client.close()
 
@@ -112,3 +138,32 @@ def slow(number: int, *, seconds: float = 0.5) -> None:
 @Isolated.on("itest.text")
 def isolated_text(text: str, *, n: int = 0) -> None:
     record("isolated_text", text=text, n=n)
+
+
+@EventLinker.on("itest.flaky")
+@retry(max_attempts=3, backoff=Backoff(initial=1.0, factor=2.0, jitter=False))
+def flaky(token: str) -> None:
+    """Fails on its first two calls, then succeeds."""
+    calls = _calls(f"flaky:{token}")
+    record("flaky", token=token, call=calls)
+    if calls < 3:
+        raise ConnectionError(f"flaky call {calls}")
+
+
+@EventLinker.on("itest.flaky")
+def steady(token: str) -> None:
+    """A sibling of flaky that always succeeds: it must run once."""
+    record("steady", token=token)
+
+
+@EventLinker.on("itest.doomed")
+def doomed(token: str) -> None:
+    """Fails until the test marks it fixed (the settings retry policy applies)."""
+    record("doomed", token=token, fixed=is_fixed())
+    if not is_fixed():
+        raise RuntimeError("doomed handler failed")
+
+
+@EventLinker.on("itest.routed.order", "itest.unrouted")
+def routed(label: str) -> None:
+    record("routed", label=label)

@@ -56,6 +56,20 @@ def base_conf(queue: str, **extra: Any) -> dict[str, Any]:
     return conf
 
 
+def worker_env(broker_url: str, conf: dict[str, Any], record_key: str) -> dict[str, str]:
+    """The environment `tests.integration.worker_app` reads its configuration from."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "EVENTS_BROKER_URL": broker_url,
+            "ITEST_CONF": json.dumps(conf),
+            RECORD_KEY_ENV: record_key,
+            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        }
+    )
+    return env
+
+
 def make_app(broker_url: str, conf: dict[str, Any]) -> Celery:
     """A producer app configured like the test's worker."""
     app = Celery(f"producer-{uuid.uuid4().hex[:6]}", broker=broker_url)
@@ -154,17 +168,11 @@ def start_worker(
     log_path: Path,
     concurrency: int = 1,
     app_module: str = "tests.integration.worker_app",
+    extra_env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     """Start a worker consuming `queues` with the given settings."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "EVENTS_BROKER_URL": broker_url,
-            "ITEST_CONF": json.dumps(conf),
-            RECORD_KEY_ENV: record_key,
-            "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        }
-    )
+    env = worker_env(broker_url, conf, record_key)
+    env.update(extra_env or {})
     command = [
         sys.executable, "-m", "celery", "-A", app_module, "worker", "-l", "INFO",
         "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",

@@ -12,8 +12,15 @@ import os
 from celery import Celery
 
 import events_celery
+from events_contrib import Backoff, RetryPolicy
 from tests.integration import handlers  # noqa: F401  (registers the handlers)
 
 app = Celery("itest", broker=os.environ["EVENTS_BROKER_URL"])
 app.conf.update(json.loads(os.environ.get("ITEST_CONF", "{}")))
+if "ITEST_RETRY" in os.environ:
+    retry = json.loads(os.environ["ITEST_RETRY"])
+    app.conf.events_retry = RetryPolicy(
+        max_attempts=retry["max_attempts"],
+        backoff=Backoff(initial=retry["initial"], factor=retry["factor"], jitter=False),
+    )
 events_celery.install(app)

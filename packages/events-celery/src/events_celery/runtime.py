@@ -202,4 +202,3 @@ def _refuse_unclaimed_settings(runtime: EventsRuntime) -> None:
                 "this setting is read by events-contrib, which is not installed "
                 "(pip install events-contrib)",
             )
-

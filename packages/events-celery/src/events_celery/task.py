@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
 
 from events_celery.body import Body, decode_body, read_frame
 from events_celery.envelope import Envelope
@@ -104,8 +104,8 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
             raise Reject(exc, requeue=True) from exc
         if taken == "dead_lettered":
             raise Reject(error, requeue=False)
-        if taken is not None:
-            return {"event": emission.event, "id": emission.id, "status": taken}
+        if taken == "retried":
+            raise Retry(exc=error)
     logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
     raise error
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from events_celery.errors import ConfigurationError
 from events_core.errors import EventsError
 
-__all__ = ["ConfigurationError", "DeadLetterNotFoundError", "UnknownQueueError"]
+__all__ = [
+    "ConfigurationError",
+    "DeadLetterNotFoundError",
+    "InvalidDeadLetterError",
+    "UnknownQueueError",
+]
 
 
 class UnknownQueueError(ConfigurationError, LookupError):
@@ -28,3 +33,12 @@ class DeadLetterNotFoundError(EventsError, LookupError):
         super().__init__(f"no dead letter {letter_id!r} in {queue!r}")
         self.letter_id = letter_id
         self.queue = queue
+
+
+class InvalidDeadLetterError(EventsError, ValueError):
+    """Raised when the dead-letter queue holds a message that is not a readable dead letter."""
+
+    def __init__(self, queue: str, problem: str) -> None:
+        super().__init__(f"{queue!r} holds an unreadable dead letter: {problem}")
+        self.queue = queue
+        self.problem = problem

@@ -1,0 +1,98 @@
+"""The settings events-contrib reads: `events_routes`, `events_retry`, `events_dead_letter`.
+
+```python
+app.conf.events_routes = {"order.*": "orders"}          # or "routes.toml", or a Router
+app.conf.events_retry = RetryPolicy(max_attempts=5)     # or {"order.*": RetryPolicy(...)}
+app.conf.events_dead_letter = True                      # or {"queue": "events.dead"}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from events_celery.settings import EventsSettings
+from events_contrib.errors import ConfigurationError
+from events_contrib.retry import RetryPolicy
+from events_contrib.routing import Router
+
+DEAD_LETTER_SUFFIX = ".dead_letter"
+"""Appended to `events_default_queue` to name the dead-letter queue by default."""
+
+DEAD_LETTER_OPTIONS = frozenset({"queue"})
+"""Keys accepted in the `events_dead_letter` mapping."""
+
+
+@dataclass(frozen=True)
+class ContribSettings:
+    """The validated events-contrib settings of one app."""
+
+    router: Router | None
+    retry: RetryPolicy | Mapping[str, RetryPolicy] | None
+    dead_letter_queue: str | None
+
+    @classmethod
+    def from_settings(cls, settings: EventsSettings) -> ContribSettings:
+        """Validate the raw values events-celery read from `app.conf`.
+
+        Raises:
+            ConfigurationError: a value of the wrong shape, naming the setting.
+        """
+        router = None
+        if settings.routes is not None:
+            router = Router.from_setting(settings.routes, default=settings.default_queue)
+        return cls(
+            router=router,
+            retry=_retry(settings.retry),
+            dead_letter_queue=_dead_letter_queue(settings.dead_letter, settings.default_queue),
+        )
+
+
+def _retry(value: Any) -> RetryPolicy | Mapping[str, RetryPolicy] | None:
+    if value is None or isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, Mapping):
+        for pattern, policy in value.items():
+            if not isinstance(pattern, str) or not pattern:
+                raise ConfigurationError(
+                    "events_retry", f"keys must be event names or globs, got {pattern!r}"
+                )
+            if not isinstance(policy, RetryPolicy):
+                raise ConfigurationError(
+                    "events_retry",
+                    f"the policy for {pattern!r} must be a RetryPolicy, "
+                    f"got {type(policy).__name__}",
+                )
+        return dict(value)
+    raise ConfigurationError(
+        "events_retry",
+        f"expected a RetryPolicy or a mapping of event patterns to policies, "
+        f"got {type(value).__name__}",
+    )
+
+
+def _dead_letter_queue(value: Any, default_queue: str) -> str | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return default_queue + DEAD_LETTER_SUFFIX
+    if isinstance(value, Mapping):
+        unknown = set(value) - DEAD_LETTER_OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                "events_dead_letter",
+                f"unknown option(s) {', '.join(sorted(map(repr, unknown)))}; "
+                f"accepted: {', '.join(sorted(DEAD_LETTER_OPTIONS))}",
+            )
+        queue = value.get("queue", default_queue + DEAD_LETTER_SUFFIX)
+        if not isinstance(queue, str) or not queue:
+            raise ConfigurationError(
+                "events_dead_letter", f"'queue' must be a queue name, got {queue!r}"
+            )
+        return queue
+    raise ConfigurationError(
+        "events_dead_letter",
+        f"expected True, False or a mapping of options, got {type(value).__name__}",
+    )
