@@ -55,10 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     """Entry point of `events-dlq`; returns the exit status."""
     options = build_parser().parse_args(argv)
+    broker_errors: tuple[type[BaseException], ...] = (OSError,)
     try:
         app = load_app(options.app)
+        with app.connection_for_read() as connection:
+            broker_errors += tuple(connection.connection_errors)
         queue = DeadLetterQueue(app, options.dead_letter_queue)
         return run(options, queue, stdin or sys.stdin)
+    except broker_errors as exc:
+        print(f"events-dlq: cannot reach the broker: {exc}", file=sys.stderr)
+        return BROKER
     except DeadLetterNotFoundError as exc:
         print(f"events-dlq: {exc}", file=sys.stderr)
         return NOT_FOUND
@@ -68,9 +74,6 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     except EventsError as exc:
         print(f"events-dlq: {exc}", file=sys.stderr)
         return USAGE
-    except OSError as exc:
-        print(f"events-dlq: cannot reach the broker: {exc}", file=sys.stderr)
-        return BROKER
 
 
 def load_app(spec: str) -> Celery:
