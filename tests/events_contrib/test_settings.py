@@ -28,7 +28,8 @@ def test_a_routes_mapping_becomes_a_router_whose_default_is_the_default_queue() 
     settings = settings_for(events_routes={"order.*": "orders"}, events_default_queue="main")
 
     assert settings.router == Router({"order.*": "orders"}, default="main")
-    assert settings.router is not None and settings.router.route_for("user.x") == "main"
+    assert settings.router is not None
+    assert settings.router.route_for("user.x") == "main"
 
 
 def test_one_policy_or_a_mapping_of_patterns_to_policies_is_accepted_for_retries() -> None:
