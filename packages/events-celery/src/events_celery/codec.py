@@ -306,7 +306,8 @@ def _decode_tagged(data: dict[Any, Any], resolve: TypeResolver, depth: int) -> A
     try:
         return _decode_scalar(tag, value)
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise DecodeError(f"invalid {tag} value {_short(value)}") from exc
+        # The value is payload: name its type only, since decode errors get logged.
+        raise DecodeError(f"invalid {tag} value of type {type(value).__name__}") from exc
 
 
 def _decode_scalar(tag: str, value: Any) -> Any:
