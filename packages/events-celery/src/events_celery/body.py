@@ -8,6 +8,7 @@ signature has been checked, and classes in it are resolved only through the work
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,14 +117,20 @@ def read_frame(text: str) -> dict[str, Any]:
     linker = data.get("linker")
     if not isinstance(linker, str) or ":" not in linker:
         raise DecodeError("body field 'linker' must be an import path 'module:QualName'")
-    handlers = data.get("handlers")
+    if "handlers" not in data:
+        raise DecodeError("body field 'handlers' is missing")
+    handlers = data["handlers"]
     if handlers is not None and not (
         isinstance(handlers, list) and all(isinstance(ref, str) for ref in handlers)
     ):
         raise DecodeError("body field 'handlers' must be a list of strings or null")
     timestamp = data.get("ts")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, float)):
-        raise DecodeError("body field 'ts' must be a number")
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, (int, float))
+        or not math.isfinite(timestamp)
+    ):
+        raise DecodeError("body field 'ts' must be a finite number")
     headers = data.get("headers")
     if not isinstance(headers, dict) or not all(
         isinstance(value, str) for value in headers.values()

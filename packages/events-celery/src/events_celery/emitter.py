@@ -7,7 +7,8 @@ from typing import Literal
 from celery import Celery
 
 from events_celery.body import Body, Meta
-from events_celery.errors import ConfigurationError
+from events_celery.envelope import MAX_EVENT_NAME
+from events_celery.errors import ConfigurationError, EncodeError
 from events_celery.runtime import EventsRuntime, runtime_of
 from events_core.emission import EventEmission
 from events_core.emitter import EventEmitter
@@ -42,7 +43,7 @@ class CeleryEventEmitter(EventEmitter):
         super().__init__(linker=linker)
         if resolve not in ("emitter", "worker"):
             raise ConfigurationError("resolve", f"expected 'emitter' or 'worker', got {resolve!r}")
-        if queue is not None and (not isinstance(queue, str) or not queue):
+        if queue is not None and (not isinstance(queue, str) or not queue.strip()):
             raise ConfigurationError("queue", f"expected a queue name, got {queue!r}")
         self.app = app
         self.queue = queue
@@ -51,6 +52,10 @@ class CeleryEventEmitter(EventEmitter):
         self.runtime: EventsRuntime = runtime_of(app)
 
     def _process(self, emission: EventEmission) -> None:
+        if len(emission.event) > MAX_EVENT_NAME:
+            raise EncodeError(
+                "the event name", f"longer than {MAX_EVENT_NAME} characters, which workers refuse"
+            )
         refs: tuple[str, ...] | None = None
         if self.resolves_handlers:
             for handler in emission.handlers:

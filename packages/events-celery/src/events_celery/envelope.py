@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from events_celery.errors import MalformedEnvelopeError
-from events_celery.signing import Keyring
+from events_celery.signing import MAX_KEY_ID, Keyring
 
 VERSION = 1
 """The envelope version this package writes and reads."""
+
+MAX_EVENT_NAME = 1024
+"""Longest event name an envelope may carry."""
 
 CODECS = ("json", "pickle")
 """The body codecs an envelope may name."""
@@ -29,7 +32,6 @@ Codec = Literal["json", "pickle"]
 _FIELDS = frozenset({"v", "id", "event", "codec", "kid", "body", "sig"})
 _ID = re.compile(r"[0-9a-f]{32}\Z")
 _SIG = re.compile(r"[0-9a-f]{64}\Z")
-_MAX_NAME = 1024
 
 
 @dataclass(frozen=True)
@@ -101,14 +103,16 @@ class Envelope:
         _check(
             message,
             "event",
-            lambda value: isinstance(value, str) and 0 < len(value) <= _MAX_NAME,
+            lambda value: isinstance(value, str) and 0 < len(value) <= MAX_EVENT_NAME,
         )
         _check(message, "codec", lambda value: value in CODECS)
         _check(message, "body", lambda value: isinstance(value, str))
         _check(
             message,
             "kid",
-            lambda value: value is None or (isinstance(value, str) and 0 < len(value) <= 256),
+            lambda value: (
+                value is None or (isinstance(value, str) and 0 < len(value) <= MAX_KEY_ID)
+            ),
         )
         _check(
             message,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -164,14 +165,16 @@ def install(
         raise ConfigurationError("app", f"expected a Celery app, got {type(app).__name__}")
     with _install_lock:
         overrides = {
-            "events_signing_key": signing_key,
-            "events_serializer": serializer,
-            "events_default_queue": default_queue,
+            name: value
+            for name, value in (
+                ("events_signing_key", signing_key),
+                ("events_serializer", serializer),
+                ("events_default_queue", default_queue),
+            )
+            if value is not None
         }
-        for name, value in overrides.items():
-            if value is not None:
-                app.conf[name] = value
-        settings = EventsSettings.from_conf(app.conf)
+        settings = EventsSettings.from_conf(ChainMap(overrides, app.conf), app.namespace)
+        app.conf.update(overrides)
         runtime = getattr(app, _RUNTIME_ATTRIBUTE, None)
         if runtime is None:
             from events_celery.task import register_task

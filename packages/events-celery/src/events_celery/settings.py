@@ -92,15 +92,27 @@ class EventsSettings:
     dead_letter: Any
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any]) -> EventsSettings:
+    def from_conf(cls, conf: Mapping[str, Any], namespace: str | None = None) -> EventsSettings:
         """Read and validate the settings from a Celery `app.conf`.
+
+        Args:
+            conf: the app's configuration.
+            namespace: the app's setting namespace (Django's `"CELERY"`), if any.
 
         Raises:
             ConfigurationError: a misspelled `events_*` key, or a value of the wrong type.
         """
+        spaced = f"{namespace.lower()}_{PREFIX}" if namespace else None
         for key in list(conf.keys()):
-            if isinstance(key, str) and key.lower().startswith(PREFIX) and key not in OPTIONS:
-                raise ConfigurationError(key, _unknown_key_problem(key))
+            if not isinstance(key, str) or key in OPTIONS:
+                continue
+            lowered = key.lower()
+            if spaced and lowered.startswith(spaced):
+                if lowered[len(spaced) - len(PREFIX) :] in OPTIONS:
+                    continue
+            elif not lowered.startswith(PREFIX):
+                continue
+            raise ConfigurationError(key, _unknown_key_problem(key, namespace))
         values: dict[str, Any] = {}
         for name, option in OPTIONS.items():
             value = conf.get(name)
@@ -119,8 +131,11 @@ class EventsSettings:
         return cls(**values)
 
 
-def _unknown_key_problem(key: str) -> str:
-    guess = difflib.get_close_matches(key.lower(), list(OPTIONS), n=1)
+def _unknown_key_problem(key: str, namespace: str | None) -> str:
+    name = key.lower()
+    if namespace and name.startswith(namespace.lower() + "_"):
+        name = name[len(namespace) + 1 :]
+    guess = difflib.get_close_matches(name, list(OPTIONS), n=1)
     hint = f"; did you mean {guess[0]!r}?" if guess else ""
     known = ", ".join(OPTIONS)
     return f"unknown setting (known: {known}){hint}"

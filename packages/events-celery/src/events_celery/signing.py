@@ -11,6 +11,9 @@ from events_celery.errors import ConfigurationError, SignatureError
 
 SETTING = "events_signing_key"
 
+MAX_KEY_ID = 256
+"""Longest key id an envelope may carry."""
+
 
 def derive_key_id(key: bytes) -> str:
     """Return the id of a key given without one: a short hash, so the key itself never travels."""
@@ -44,8 +47,10 @@ class Keyring:
                 raise ConfigurationError(SETTING, "the mapping of key ids to keys is empty")
             keys: dict[str, bytes] = {}
             for kid, raw in value.items():
-                if not isinstance(kid, str) or not kid:
-                    raise ConfigurationError(SETTING, "every key id must be a non-empty string")
+                if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KEY_ID:
+                    raise ConfigurationError(
+                        SETTING, f"every key id must be a string of 1 to {MAX_KEY_ID} characters"
+                    )
                 keys[kid] = _as_key(raw, f"{SETTING}[{kid!r}]")
             return cls(next(iter(keys)), keys)
         if isinstance(value, (list, tuple)):

@@ -54,9 +54,12 @@ def worker_loop() -> asyncio.AbstractEventLoop:
 def register_task(app: Celery) -> Any:
     """Register `events.execute` on `app` and return it."""
 
-    def execute(self: Task, message: object) -> dict[str, Any]:
+    def execute(self: Task, *args: object, **kwargs: object) -> dict[str, Any]:
         """Run one emission's handlers; see the module docstring."""
-        return _execute(self, message)
+        if len(args) != 1 or kwargs:
+            # Not our message shape: refuse it like any malformed envelope.
+            return _execute(self, {"args": list(args), "kwargs": kwargs})
+        return _execute(self, args[0])
 
     return app.task(
         name=TASK_NAME,

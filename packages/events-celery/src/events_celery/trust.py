@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import typing
 from collections.abc import Iterator
 
@@ -74,16 +75,19 @@ def _closure(roots: tuple[type, ...]) -> Iterator[type]:
             pending.extend(_annotated_types(cls))
 
 
-def _annotated_types(cls: type) -> Iterator[type]:
+@functools.lru_cache(maxsize=4096)
+def _annotated_types(cls: type) -> tuple[type, ...]:
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # unresolvable annotations: trust nothing more
-        return
+        return ()
+    found: list[type] = []
     stack = list(hints.values())
     while stack:
         hint = stack.pop()
         if isinstance(hint, type) and (
             dataclasses.is_dataclass(hint) or issubclass(hint, enum.Enum)
         ):
-            yield hint
+            found.append(hint)
         stack.extend(typing.get_args(hint))
+    return tuple(found)

@@ -42,7 +42,7 @@ def app_from_environment(
             ENV_BROKER_URL, "no broker URL: pass -b URL or set the environment variable"
         )
     app = Celery("events", broker=broker, backend=environ.get(ENV_RESULT_BACKEND) or None)
-    keys = [key for key in environ.get(ENV_SIGNING_KEY, "").split(",") if key]
+    keys = [key.strip() for key in environ.get(ENV_SIGNING_KEY, "").split(",") if key.strip()]
     install(
         app,
         signing_key=keys or None,
@@ -54,11 +54,15 @@ def app_from_environment(
 
 def import_handlers(modules: Sequence[str]) -> None:
     """Import the modules that register handlers (named by the operator, never a message)."""
+    if not modules:
+        raise ConfigurationError("--handlers", "name at least one module that registers handlers")
     for module in modules:
         try:
             importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigurationError("--handlers", f"cannot import {module!r}: {exc}") from exc
+        except Exception as exc:  # any failure of the operator's module stops the start
+            raise ConfigurationError(
+                "--handlers", f"cannot import {module!r}: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def worker_argv(

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from events_celery import install
+from events_celery.errors import ConfigurationError
+from events_celery.settings import DEFAULT_QUEUE, DEFAULT_SERIALIZER, OPTIONS, EventsSettings
+from events_celery.signing import derive_key_id
+
+
+def test_every_setting_has_its_documented_default_when_nothing_is_configured() -> None:
+    settings = EventsSettings.from_conf({})
+
+    assert settings.keyring is None
+    assert settings.serializer == DEFAULT_SERIALIZER == "json"
+    assert settings.default_queue == DEFAULT_QUEUE == "events"
+    assert settings.routes is None
+    assert settings.retry is None
+    assert settings.dead_letter is None
+
+
+def test_an_untouched_celery_app_reads_as_the_defaults() -> None:
+    app = Celery("utest", broker="memory://", set_as_current=False)
+
+    settings = EventsSettings.from_conf(app.conf)
+
+    assert settings == EventsSettings.from_conf({})
+
+
+def test_a_setting_set_to_none_counts_as_unset() -> None:
+    settings = EventsSettings.from_conf(
+        {"events_serializer": None, "events_default_queue": None, "events_signing_key": None}
+    )
+
+    assert (settings.serializer, settings.default_queue, settings.keyring) == (
+        "json",
+        "events",
+        None,
+    )
+
+
+def test_valid_settings_are_read_from_the_conf() -> None:
+    settings = EventsSettings.from_conf(
+        {
+            "events_signing_key": "secret",
+            "events_serializer": "pickle",
+            "events_default_queue": "orders",
+            "events_routes": {"order.*": "orders"},
+            "events_retry": {"max_attempts": 3},
+            "events_dead_letter": True,
+        }
+    )
+
+    assert settings.keyring is not None
+    assert settings.keyring.signing_kid == derive_key_id(b"secret")
+    assert settings.serializer == "pickle"
+    assert settings.default_queue == "orders"
+    assert settings.routes == {"order.*": "orders"}
+    assert settings.retry == {"max_attempts": 3}
+    assert settings.dead_letter is True
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [
+        ("events_signing_kye", "events_signing_key"),
+        ("events_serialiser", "events_serializer"),
+        ("events_default_queues", "events_default_queue"),
+        ("events_route", "events_routes"),
+        ("events_dead_letters", "events_dead_letter"),
+        ("EVENTS_SERIALIZER", "events_serializer"),
+        ("Events_Signing_Key", "events_signing_key"),
+    ],
+)
+def test_a_misspelled_events_setting_is_refused_naming_it_and_suggesting_the_right_one(
+    key: str, suggestion: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({key: "json"})
+
+    assert caught.value.setting == key
+    assert f"did you mean {suggestion!r}?" in str(caught.value)
+    assert str(caught.value).startswith(f"{key}: unknown setting")
+
+
+def test_an_unknown_events_setting_with_no_close_match_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_zzzzzzzz": 1})
+
+    message = str(caught.value)
+    assert "did you mean" not in message
+    for name in OPTIONS:
+        assert name in message
+
+
+def test_settings_of_other_libraries_are_left_alone() -> None:
+    settings = EventsSettings.from_conf(
+        {"event_serializer": "json", "eventsource": 1, "task_serializer": "json", 3: "x"}
+    )
+
+    assert settings.serializer == "json"
+
+
+def test_a_misspelled_setting_on_a_celery_app_is_refused_at_install(app: Celery) -> None:
+    app.conf.events_signing_kye = "secret"
+
+    with pytest.raises(ConfigurationError, match="did you mean 'events_signing_key'"):
+        install(app)
+
+
+def test_an_uppercase_setting_on_a_celery_app_is_refused_at_install(app: Celery) -> None:
+    app.conf["EVENTS_SERIALIZER"] = "json"
+
+    with pytest.raises(ConfigurationError) as caught:
+        install(app)
+
+    assert caught.value.setting == "EVENTS_SERIALIZER"
+    assert "did you mean 'events_serializer'" in str(caught.value)
+
+
+def test_a_misspelled_setting_under_a_celery_namespace_is_refused() -> None:
+    app = Celery("utest", broker="memory://", set_as_current=False)
+
+    class Config:
+        CELERY_EVENTS_SIGNING_KYE = "secret"
+
+    app.config_from_object(Config, namespace="CELERY")
+
+    with pytest.raises(ConfigurationError):
+        install(app)
+
+
+def test_a_correct_setting_under_a_celery_namespace_is_read() -> None:
+    app = Celery("utest", broker="memory://", set_as_current=False)
+
+    class Config:
+        CELERY_EVENTS_SIGNING_KEY = "secret"
+
+    app.config_from_object(Config, namespace="CELERY")
+
+    keyring = install(app).settings.keyring
+    assert keyring is not None
+    assert keyring.signing_kid == derive_key_id(b"secret")
+
+
+@pytest.mark.parametrize("value", ["yaml", "JSON", "", 1, ["json"], b"json", True])
+def test_a_serializer_other_than_json_or_pickle_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_serializer": value})
+
+    assert caught.value.setting == "events_serializer"
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["", "   ", 5, b"events", ["events"], True])
+def test_a_default_queue_that_is_not_a_queue_name_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_default_queue": value})
+
+    assert caught.value.setting == "events_default_queue"
+
+
+@pytest.mark.parametrize("value", [42, 1.5, True, {"a", "b"}, object()])
+def test_a_signing_key_of_the_wrong_type_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_signing_key": value})
+
+    assert caught.value.setting == "events_signing_key"
+    assert type(value).__name__ in str(caught.value)
+
+
+def test_pickle_without_a_signing_key_is_refused() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_serializer": "pickle"})
+
+    assert caught.value.setting == "events_serializer"
+    assert "events_signing_key" in str(caught.value)
+
+
+def test_pickle_with_a_signing_key_is_accepted() -> None:
+    settings = EventsSettings.from_conf(
+        {"events_serializer": "pickle", "events_signing_key": ["new", "old"]}
+    )
+
+    assert settings.serializer == "pickle"
+    assert settings.keyring is not None
+
+
+def test_install_arguments_override_the_app_conf(app: Celery) -> None:
+    app.conf.events_serializer = "json"
+    app.conf.events_default_queue = "from-conf"
+    app.conf.events_signing_key = "conf-key"
+
+    settings = install(
+        app, signing_key="argument-key", serializer="pickle", default_queue="from-argument"
+    ).settings
+
+    assert settings.serializer == "pickle"
+    assert settings.default_queue == "from-argument"
+    assert settings.keyring is not None
+    assert settings.keyring.signing_kid == derive_key_id(b"argument-key")
+    assert set(settings.keyring.keys) == {derive_key_id(b"argument-key")}
+
+
+def test_install_arguments_left_out_keep_the_app_conf(app: Celery) -> None:
+    app.conf.events_default_queue = "from-conf"
+    app.conf.events_signing_key = "conf-key"
+
+    settings = install(app, serializer="json").settings
+
+    assert settings.default_queue == "from-conf"
+    assert settings.keyring is not None
+    assert settings.keyring.signing_kid == derive_key_id(b"conf-key")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"serializer": "yaml"}, {"default_queue": ""}, {"signing_key": 42}],
+)
+def test_a_mistyped_install_argument_is_refused(app: Celery, arguments: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        install(app, **arguments)
+
+
+def test_a_refused_install_argument_leaves_the_app_conf_untouched(app: Celery) -> None:
+    with pytest.raises(ConfigurationError):
+        install(app, serializer="pickle")
+
+    assert app.conf.get("events_serializer") is None
+    assert install(app).settings.serializer == "json"
