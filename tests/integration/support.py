@@ -21,6 +21,9 @@ import redis
 from celery import Celery
 
 import events_celery
+from events_celery import CeleryEventEmitter, Envelope
+from events_celery.runtime import runtime_of
+from events_contrib import DeadLetterQueue
 from tests.integration.handlers import RECORD_KEY_ENV, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +79,27 @@ def make_app(broker_url: str, conf: dict[str, Any]) -> Celery:
     app.conf.update(conf)
     events_celery.install(app)
     return app
+
+
+def capture_envelope(app: Celery, event: str, *args: Any, **kwargs: Any) -> Envelope:
+    """The signed envelope `CeleryEventEmitter(app).emit(...)` would send, without sending it."""
+    runtime = runtime_of(app)
+    captured: list[Envelope] = []
+    send = runtime.send
+    runtime.send = lambda envelope, queue, countdown=None: captured.append(envelope)  # type: ignore[method-assign]
+    try:
+        CeleryEventEmitter(app).emit(event, *args, **kwargs)
+    finally:
+        runtime.send = send  # type: ignore[method-assign]
+    return captured[0]
+
+
+def delete_dead_letter_queue(app: Celery) -> None:
+    """Purge and delete an app's dead-letter queue, so a test leaves nothing on the broker."""
+    letters = DeadLetterQueue(app)
+    letters.purge()
+    with app.connection_for_write() as connection:
+        letters._queue.bind(connection.default_channel).delete()
 
 
 @dataclass

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from events_celery import CeleryEventEmitter
-from events_contrib import DeadLetterQueue
 from tests.integration.support import (
     ROOT,
     UNREACHABLE,
     Recorder,
     WorkerProcess,
     base_conf,
+    delete_dead_letter_queue,
     make_app,
     worker_env,
 )
@@ -46,11 +46,7 @@ def dlq(
         )
 
     yield run
-    app = make_app(broker_url, conf)
-    letters = DeadLetterQueue(app)
-    letters.purge()
-    with app.connection_for_write() as connection:
-        letters._queue.bind(connection.default_channel).delete()
+    delete_dead_letter_queue(make_app(broker_url, conf))
 
 
 def test_the_cli_lists_shows_replays_and_purges_with_reliable_exit_codes(

@@ -8,11 +8,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from celery import Celery
 
 from events_celery import CeleryEventEmitter
 from events_contrib import DeadLetterQueue
-from tests.integration.support import Recorder, WorkerProcess, base_conf, make_app
+from tests.integration.support import (
+    Recorder,
+    WorkerProcess,
+    base_conf,
+    capture_envelope,
+    delete_dead_letter_queue,
+    make_app,
+)
 
 RETRY_ENV = {"ITEST_RETRY": json.dumps({"max_attempts": 3, "initial": 0.2, "factor": 1.0})}
 
@@ -23,9 +29,7 @@ def dead_letters(broker_url: str, queue: str) -> Iterator[DeadLetterQueue]:
     app = make_app(broker_url, base_conf(queue, events_dead_letter=True))
     found = DeadLetterQueue(app)
     yield found
-    found.purge()
-    with app.connection_for_write() as connection:
-        found._queue.bind(connection.default_channel).delete()
+    delete_dead_letter_queue(app)
 
 
 def test_a_handler_failing_twice_is_retried_with_backoff_while_its_sibling_runs_once(
@@ -111,7 +115,7 @@ def test_a_tampered_envelope_is_dead_lettered_with_reason_signature_and_never_ru
     conf = base_conf(queue, events_dead_letter=True, events_signing_key="k")
     worker = worker_factory(broker_url, [queue], conf)
     app = make_app(broker_url, conf)
-    sent = _capture_envelope(app, "itest.text", "original", n=1)
+    sent = capture_envelope(app, "itest.text", "original", n=1)
     tampered = replace(sent, body=sent.body.replace("original", "tampered"))
 
     app.tasks["events.execute"].apply_async(args=(tampered.to_message(),), queue=queue)
@@ -122,17 +126,3 @@ def test_a_tampered_envelope_is_dead_lettered_with_reason_signature_and_never_ru
     assert not letters[0].replayable
     assert dead_letters.replay().skipped == [letters[0].id]
     assert recorder.settle(0.5) == []
-
-
-def _capture_envelope(app: Celery, event: str, *args: object, **kwargs: object) -> object:
-    from events_celery.runtime import runtime_of
-
-    runtime = runtime_of(app)
-    captured = []
-    original = runtime.send
-    runtime.send = lambda envelope, queue, countdown=None: captured.append(envelope)  # type: ignore[method-assign]
-    try:
-        CeleryEventEmitter(app).emit(event, *args, **kwargs)
-    finally:
-        runtime.send = original  # type: ignore[method-assign]
-    return captured[0]

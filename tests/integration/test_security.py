@@ -11,7 +11,13 @@ from kombu import Connection, Exchange, Producer
 from events_celery import CeleryEventEmitter, Envelope
 from events_celery.runtime import runtime_of
 from tests.integration.handlers import NeverSubscribed
-from tests.integration.support import Recorder, WorkerProcess, base_conf, make_app
+from tests.integration.support import (
+    Recorder,
+    WorkerProcess,
+    base_conf,
+    capture_envelope,
+    make_app,
+)
 
 KEY = "current-key"
 OLD_KEY = "old-key"
@@ -19,19 +25,6 @@ OLD_KEY = "old-key"
 
 def signed_conf(queue: str, keys: object = KEY) -> dict[str, object]:
     return base_conf(queue, events_signing_key=keys)
-
-
-def envelope_for(app: object, event: str, *args: object, **kwargs: object) -> Envelope:
-    """Build (without sending) the signed envelope the emitter would send."""
-    sent: list[Envelope] = []
-    runtime = runtime_of(app)  # type: ignore[arg-type]
-    original = runtime.send
-    runtime.send = lambda envelope, queue, countdown=None: sent.append(envelope)  # type: ignore[method-assign]
-    try:
-        CeleryEventEmitter(app).emit(event, *args, **kwargs)  # type: ignore[arg-type]
-    finally:
-        runtime.send = original  # type: ignore[method-assign]
-    return sent[0]
 
 
 def send_raw(app: object, queue: str, message: object) -> None:
@@ -54,7 +47,7 @@ def test_tampered_unsigned_and_wrongly_signed_envelopes_never_run(
     conf = signed_conf(queue)
     worker = worker_factory(broker_url, [queue], conf)
     app = make_app(broker_url, conf)
-    good = envelope_for(app, "itest.text", "original", n=1)
+    good = capture_envelope(app, "itest.text", "original", n=1)
     tampered = replace(good, body=good.body.replace("original", "tampered"))
     unsigned = replace(good, kid=None, sig=None)
     wrong_key = Envelope(good.id, good.event, good.codec, good.body).signed_with(
@@ -75,7 +68,7 @@ def test_a_signed_message_naming_an_unregistered_handler_never_runs_it(
     conf = signed_conf(queue)
     worker = worker_factory(broker_url, [queue], conf)
     app = make_app(broker_url, conf)
-    good = envelope_for(app, "itest.text", "x", n=1)
+    good = capture_envelope(app, "itest.text", "x", n=1)
     body = json.loads(good.body)
     body["handlers"] = ["os:system"]
     forged = replace(good, body=json.dumps(body)).signed_with(runtime_of(app).settings.keyring)
@@ -97,7 +90,7 @@ def test_a_signed_message_with_a_type_the_worker_never_subscribed_is_refused(
     app = make_app(broker_url, conf)
 
     CeleryEventEmitter(app).emit("itest.text", "x", n=NeverSubscribed("s3cr3t"))  # type: ignore[arg-type]
-    forged_class = envelope_for(app, "itest.text", "x", n=1)
+    forged_class = capture_envelope(app, "itest.text", "x", n=1)
     body = json.loads(forged_class.body)
     body["kwargs"]["n"] = {"__t": "dataclass", "c": "subprocess:Popen", "v": {"args": "id"}}
     send_raw(
@@ -112,48 +105,18 @@ def test_a_signed_message_with_a_type_the_worker_never_subscribed_is_refused(
     assert "s3cr3t" not in worker.log()
 
 
+SHAPED = {"v": 1, "id": "0" * 32, "event": "e", "codec": "json", "kid": None, "body": "{}"}
 GARBAGE: list[object] = [
     "garbage",
     None,
     42,
     [],
     {"v": 1},
-    {
-        "v": 2,
-        "id": "0" * 32,
-        "event": "e",
-        "codec": "json",
-        "kid": None,
-        "body": "{}",
-        "sig": None,
-    },
-    {
-        "v": 1,
-        "id": "0" * 32,
-        "event": "e",
-        "codec": "yaml",
-        "kid": None,
-        "body": "{}",
-        "sig": None,
-    },
-    {
-        "v": True,
-        "id": "0" * 32,
-        "event": "e",
-        "codec": "json",
-        "kid": None,
-        "body": "{}",
-        "sig": None,
-    },
-    {
-        "v": 1,
-        "id": "../etc",
-        "event": "e",
-        "codec": "json",
-        "kid": None,
-        "body": "{}",
-        "sig": None,
-    },
+    {**SHAPED, "sig": None, "v": 2},
+    {**SHAPED, "sig": None, "codec": "yaml"},
+    {**SHAPED, "sig": None, "v": True},
+    {**SHAPED, "sig": None, "id": "../etc"},
+    SHAPED,
 ]
 
 
@@ -176,7 +139,7 @@ def test_truncated_bodies_and_undecodable_bytes_do_not_crash_the_worker(
     conf = base_conf(queue)
     worker = worker_factory(broker_url, [queue], conf)
     app = make_app(broker_url, conf)
-    good = envelope_for(app, "itest.text", "x", n=1)
+    good = capture_envelope(app, "itest.text", "x", n=1)
     send_raw(app, queue, replace(good, body=good.body[: len(good.body) // 2]).to_message())
     with Connection(broker_url) as connection:
         producer = Producer(connection, exchange=Exchange(""), routing_key=queue)
