@@ -24,6 +24,8 @@ from events_celery.errors import DecodeError, EncodeError
 
 KINDS = ("name", "class")
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
 
 @dataclass(frozen=True)
 class Meta:
@@ -95,9 +97,9 @@ class Body:
         if codec == "pickle":
             data["pickle"] = encode_pickle((tuple(self.args), dict(self.kwargs)))
         else:
-            data["args"] = _encode(list(self.args), "args")
+            data["args"] = _encode(list(self.args), "args") if self.args else []
             data["kwargs"] = _encode(dict(self.kwargs), "kwargs")
-        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+        return _COMPACT.encode(data)
 
 
 def read_frame(text: str) -> dict[str, Any]:

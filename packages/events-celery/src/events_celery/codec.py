@@ -110,7 +110,29 @@ def encode_json(value: Any) -> Any:
             `value`, ready to follow a name (`[0].items[2]`, `['when']`), or `"value"` for
             `value` itself.
     """
+    if _is_plain(value, 0):
+        return value
     return _encode(value, "", 0, set())
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """Whether `value` is already JSON that `decode_json` reads back unchanged (the fast path)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_INT_LIMIT <= value < _INT_LIMIT)
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= MAX_DEPTH:
+        return False
+    if kind is list:
+        return all(_is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return _TAG not in value and all(
+            type(key) is str and _is_plain(item, depth + 1) for key, item in value.items()
+        )
+    return False
 
 
 def decode_json(data: Any, resolve: TypeResolver) -> Any:

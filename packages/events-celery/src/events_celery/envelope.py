@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from events_celery.errors import MalformedEnvelopeError
@@ -48,22 +48,17 @@ class Envelope:
 
     def signed_part(self) -> bytes:
         """The canonical bytes the signature covers: the envelope without `sig`."""
-        fields = asdict(self)
-        del fields["sig"]
-        try:
-            return json.dumps(
-                fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            ).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise MalformedEnvelopeError("the envelope holds text that is not UTF-8") from exc
+        return _canonical(self.v, self.id, self.event, self.codec, self.kid, self.body)
 
     def signed_with(self, keyring: Keyring | None) -> Envelope:
         """Return this envelope signed with the keyring's signing key (unchanged if None)."""
         if keyring is None:
             return self
-        unsigned = replace(self, kid=keyring.signing_kid, sig=None)
-        _, signature = keyring.sign(unsigned.signed_part())
-        return replace(unsigned, sig=signature)
+        kid = keyring.signing_kid
+        _, signature = keyring.sign(
+            _canonical(self.v, self.id, self.event, self.codec, kid, self.body)
+        )
+        return Envelope(self.id, self.event, self.codec, self.body, kid, signature, self.v)
 
     def verify(self, keyring: Keyring | None) -> None:
         """Check the signature against `keyring`; without a keyring there is nothing to check.
@@ -76,7 +71,15 @@ class Envelope:
 
     def to_message(self) -> dict[str, Any]:
         """The JSON object sent as the task's argument."""
-        return asdict(self)
+        return {
+            "v": self.v,
+            "id": self.id,
+            "event": self.event,
+            "codec": self.codec,
+            "kid": self.kid,
+            "body": self.body,
+            "sig": self.sig,
+        }
 
     @classmethod
     def parse(cls, message: object) -> Envelope:
@@ -128,6 +131,17 @@ class Envelope:
             sig=message["sig"],
             v=version,
         )
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical(v: int, id: str, event: str, codec: str, kid: str | None, body: str) -> bytes:
+    fields = {"v": v, "id": id, "event": event, "codec": codec, "kid": kid, "body": body}
+    try:
+        return _CANONICAL.encode(fields).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedEnvelopeError("the envelope holds text that is not UTF-8") from exc
 
 
 def _check(message: dict[Any, Any], field: str, valid: Any) -> None:
