@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -240,6 +241,17 @@ def test_an_async_handler_runs_on_the_worker_loop(app: Celery, linker: type[Even
 def test_the_worker_loop_is_made_once_and_reused() -> None:
     assert worker_loop() is worker_loop()
     assert not worker_loop().is_closed()
+
+
+def test_each_thread_of_a_threads_pool_gets_its_own_worker_loop() -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+    worker = threading.Thread(target=lambda: loops.extend([worker_loop(), worker_loop()]))
+
+    worker.start()
+    worker.join()
+
+    assert loops[0] is loops[1]
+    assert loops[0] is not worker_loop()
 
 
 def test_a_closed_worker_loop_is_replaced() -> None:

@@ -11,7 +11,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from events_core import EmissionReport, EventEmission, EventHandler, EventLinker, HandlerOutcome
+from events_core import (
+    AsyncIOEventEmitter,
+    EmissionReport,
+    EventEmission,
+    EventHandler,
+    EventLinker,
+    HandlerOutcome,
+    current_emission,
+)
 from events_core.emission import new_emission_id
 from events_core.testing import RecordingEventEmitter
 from tests.events_core import pool_handlers
@@ -562,3 +570,49 @@ def test_run_quietly_reports_a_raising_success_callback() -> None:
     handler = EventHandler(pool_handlers.double, success_callback=on_success)
 
     assert EventEmission("A", (2,), handlers=(handler,)).run_quietly() is False
+
+
+def test_handlers_see_the_emission_they_run_for_and_nothing_outside_one(
+    linker: type[EventLinker],
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def sync_handler() -> None:
+        emission = current_emission()
+        seen.append(("sync", emission.id if emission else None))
+
+    async def async_handler() -> None:
+        await asyncio.sleep(0)
+        emission = current_emission()
+        seen.append(("async", emission.id if emission else None))
+
+    def threaded_handler() -> None:
+        emission = current_emission()
+        seen.append(("thread", emission.id if emission else None))
+
+    linker.subscribe("ctx", event_callback=sync_handler)
+    linker.subscribe("ctx", event_callback=async_handler)
+    linker.subscribe("ctx", event_callback=threaded_handler, force_async=True)
+    inline = AsyncIOEventEmitter(linker=linker).emit("ctx")
+    emission = EventEmission("ctx", handlers=tuple(linker.get_event_handlers("ctx")))
+
+    emission.run()
+
+    assert inline is not None
+    assert sorted(seen[:3]) == [("async", inline.id), ("sync", inline.id), ("thread", inline.id)]
+    assert sorted(seen[3:]) == [
+        ("async", emission.id),
+        ("sync", emission.id),
+        ("thread", emission.id),
+    ]
+    assert current_emission() is None
+
+
+def test_the_quiet_inline_run_exposes_the_emission_too(linker: type[EventLinker]) -> None:
+    seen: list[EventEmission | None] = []
+    linker.subscribe("quiet", event_callback=lambda: seen.append(current_emission()))
+
+    emission = AsyncIOEventEmitter(linker=linker).emit("quiet")
+
+    assert seen == [emission]
+    assert current_emission() is None

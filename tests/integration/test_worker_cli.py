@@ -75,3 +75,31 @@ def test_the_cli_refuses_to_start_without_a_broker_or_with_a_missing_module() ->
     assert "EVENTS_BROKER_URL" in no_broker.stderr
     assert missing.returncode == 2
     assert "no_such_handlers" in missing.stderr
+
+
+def test_the_cli_imports_handler_modules_from_the_current_folder(
+    broker_url: str, queue: str, tmp_path: Path
+) -> None:
+    (tmp_path / "local_handlers.py").write_text(
+        "from events_core import EventLinker\n\n"
+        "@EventLinker.on('itest.local')\n"
+        "def local(text):\n"
+        "    print(f'local handler got {text}')\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("EVENTS_")}
+    env["EVENTS_DEFAULT_QUEUE"] = queue
+    env.pop("PYTHONPATH", None)
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["events-celery", "worker", "--handlers", "local_handlers", "-b", broker_url],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    worker = WorkerProcess(process, log_path)
+    try:
+        worker.wait_ready()
+        producer = make_app(broker_url, base_conf(queue))
+        CeleryEventEmitter(producer, resolve="worker").emit("itest.local", "hi")
+        assert "local handler got hi" in worker.wait_log("local handler got hi")
+    finally:
+        worker.stop()

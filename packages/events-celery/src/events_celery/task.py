@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery, Task
@@ -37,18 +38,20 @@ logger = logging.getLogger(__name__)
 UNREGISTERED = "unregistered"
 """Reason recorded for a handler ref the worker has not registered for the event."""
 
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid = 0
+_loops = threading.local()
 _resolvers: dict[type[EventLinker], LinkerTypes] = {}
 
 
 def worker_loop() -> asyncio.AbstractEventLoop:
-    """The event loop of this worker process, made once and reused for every message."""
-    global _loop, _loop_pid
-    if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-        _loop_pid = os.getpid()
-    return _loop
+    """The event loop of this worker process (of this thread, with a threads pool).
+
+    Made once and reused for every message, never one `asyncio.run` per message.
+    """
+    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
+    if loop is None or getattr(_loops, "pid", None) != os.getpid() or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _loops.loop, _loops.pid = loop, os.getpid()
+    return loop
 
 
 def register_task(app: Celery) -> Any:

@@ -326,8 +326,13 @@ def replay_envelope(letter: DeadLetter, keyring: Any) -> Envelope:
         original = Envelope.parse(letter.envelope)
         frame = read_frame(original.body)
     except EnvelopeError as exc:
-        raise InvalidDeadLetterError(letter.id, f"its envelope is not valid ({exc})") from exc
-    frame["handlers"] = list(letter.handlers)
+        raise InvalidDeadLetterError(
+            f"dead letter {letter.id}", f"its envelope is not valid ({exc})"
+        ) from exc
+    if letter.failures:
+        frame["handlers"] = list(letter.handlers)
+    # else: refused as unregistered before any handler ran; the original handler list (or
+    # the worker's own resolution) applies again once the handlers are deployed.
     meta = dict(frame.get("meta") or {})
     meta.update({"attempt": 1, "first_failure": None, "replayed_from": letter.id})
     frame["meta"] = meta
@@ -344,7 +349,10 @@ def _letter_of(message: Message, queue: str) -> DeadLetter:
             raise TypeError(f"a {type(payload).__name__} instead of an object")
         return DeadLetter.from_json(payload)
     except Exception as exc:
-        raise InvalidDeadLetterError(queue, f"{type(exc).__name__}: {exc}") from exc
+        raise InvalidDeadLetterError(
+            f"dead-letter queue {queue!r}",
+            f"a message is not a dead letter ({type(exc).__name__})",
+        ) from exc
 
 
 def _datetime(value: Any) -> datetime:

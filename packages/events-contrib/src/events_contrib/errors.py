@@ -36,9 +36,9 @@ class DeadLetterNotFoundError(EventsError, LookupError):
 
 
 class InvalidDeadLetterError(EventsError, ValueError):
-    """Raised when the dead-letter queue holds a message that is not a readable dead letter."""
+    """Raised when a dead letter (or a message in its queue) cannot be read or replayed."""
 
-    def __init__(self, queue: str, problem: str) -> None:
-        super().__init__(f"{queue!r} holds an unreadable dead letter: {problem}")
-        self.queue = queue
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
         self.problem = problem

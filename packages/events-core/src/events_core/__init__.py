@@ -14,7 +14,7 @@ AsyncIOEventEmitter().emit("OrderPlaced", order_id=42)
 from events_core.__about__ import __version__
 from events_core.asyncio import AsyncIOEventEmitter
 from events_core.composite import CompositeEventEmitter
-from events_core.emission import EventEmission
+from events_core.emission import EventEmission, current_emission
 from events_core.emitter import EventEmitter
 from events_core.errors import (
     EmitError,
@@ -34,6 +34,7 @@ __all__ = [
     "EventLinker",
     "EventHandler",
     "EventEmission",
+    "current_emission",
     "EmissionReport",
     "HandlerOutcome",
     # emitters

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from os import urandom
 from types import MappingProxyType
@@ -21,6 +22,20 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _UUID4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
 _id_lock = threading.Lock()
+_current: ContextVar[EventEmission | None] = ContextVar("events_current_emission", default=None)
+
+
+_set_current = _current.set
+_reset_current = _current.reset
+
+
+def current_emission() -> EventEmission | None:
+    """The emission whose handlers are running, from inside a handler (else None).
+
+    `current_emission().id` plus the handler's ref is the idempotency key of a handler run:
+    the same emission can be delivered more than once.
+    """
+    return _current.get()
 
 
 def new_emission_id() -> str:
@@ -242,17 +257,24 @@ class EventEmission:
         Only for emissions that `runs_inline`; failures reach each handler's failure
         callback and the log.
         """
-        _, args, kwargs, handlers = self._state[:4]
+        state = self._state
+        args, kwargs = state[1], state[2]
         ok = True
-        for handler in handlers:
-            try:
-                result = handler.event_callback(*args, **kwargs)
-            except Exception as exc:
-                handler.failed_quietly(exc)
-                ok = False
-            else:
-                if handler.success_callback is not None and not handler.succeeded_quietly(result):
+        token = _set_current(self)
+        try:
+            for handler in state[3]:
+                try:
+                    result = handler.event_callback(*args, **kwargs)
+                except Exception as exc:
+                    handler.failed_quietly(exc)
                     ok = False
+                else:
+                    if handler.success_callback is not None and not handler.succeeded_quietly(
+                        result
+                    ):
+                        ok = False
+        finally:
+            _reset_current(token)
         return ok
 
     def run(self) -> EmissionReport:
@@ -265,9 +287,12 @@ class EventEmission:
         event, args, kwargs, handlers = self._state[:4]
         if not self._state[8]:
             return asyncio.run(self.arun())
-        return EmissionReport(
-            self.id, event, tuple([handler.run_sync(args, kwargs) for handler in handlers])
-        )
+        token = _current.set(self)
+        try:
+            outcomes = tuple([handler.run_sync(args, kwargs) for handler in handlers])
+        finally:
+            _current.reset(token)
+        return EmissionReport(self.id, event, outcomes)
 
     async def arun(self) -> EmissionReport:
         """Run every handler in the running loop and return their outcomes.
@@ -278,6 +303,28 @@ class EventEmission:
         event, args, kwargs, handlers = self._state[:4]
         outcomes: list[HandlerOutcome | None] = []
         pending: list[tuple[int, asyncio.Task[HandlerOutcome]]] = []
+        token = _current.set(self)
+        try:
+            self._start(handlers, args, kwargs, outcomes, pending)
+        finally:
+            _current.reset(token)
+        if pending:
+            results = await asyncio.gather(*(task for _, task in pending))
+            for (index, _), outcome in zip(pending, results, strict=True):
+                outcomes[index] = outcome
+        return EmissionReport(
+            self.id, event, tuple(outcome for outcome in outcomes if outcome is not None)
+        )
+
+    @staticmethod
+    def _start(
+        handlers: tuple[EventHandler, ...],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        outcomes: list[HandlerOutcome | None],
+        pending: list[tuple[int, asyncio.Task[HandlerOutcome]]],
+    ) -> None:
+        """Run inline handlers now and start the others as tasks (which copy the context)."""
         for handler in handlers:
             if handler.runs_inline:
                 outcomes.append(handler.run_sync(args, kwargs))
@@ -286,13 +333,6 @@ class EventEmission:
                     (len(outcomes), asyncio.ensure_future(handler.run_async(args, kwargs)))
                 )
                 outcomes.append(None)
-        if pending:
-            results = await asyncio.gather(*(task for _, task in pending))
-            for (index, _), outcome in zip(pending, results, strict=True):
-                outcomes[index] = outcome
-        return EmissionReport(
-            self.id, event, tuple(outcome for outcome in outcomes if outcome is not None)
-        )
 
 
 _new = object.__new__

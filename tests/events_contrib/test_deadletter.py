@@ -1,0 +1,102 @@
+"""DeadLetter records and the envelope a replay sends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from events_celery.body import read_frame
+from events_celery.envelope import Envelope
+from events_celery.signing import Keyring
+from events_contrib.deadletter import (
+    FAILED,
+    DeadLetter,
+    HandlerFailure,
+    new_dead_letter,
+    replay_envelope,
+)
+from events_contrib.errors import InvalidDeadLetterError
+
+KEYRING = Keyring.from_setting("replay-key")
+FRAME = {
+    "kind": "name",
+    "linker": "events_core.registry:EventLinker",
+    "handlers": ["shop:receipt", "shop:invoice"],
+    "ts": 1.0,
+    "headers": {},
+    "meta": {"attempt": 3, "queue": "orders", "first_failure": 2.0},
+    "args": [1],
+    "kwargs": {},
+}
+
+
+def stored_envelope(handlers: list[str] | None) -> dict[str, object]:
+    body = json.dumps({**FRAME, "handlers": handlers})
+    return Envelope("a" * 32, "order.placed", "json", body).signed_with(KEYRING).to_message()
+
+
+def letter(
+    reason: str, failures: tuple[HandlerFailure, ...], handlers: list[str] | None
+) -> DeadLetter:
+    return new_dead_letter(
+        emission_id="a" * 32,
+        event="order.placed",
+        reason=reason,
+        queue="orders",
+        attempts=3,
+        first_failure=2.0,
+        failures=failures,
+        envelope=stored_envelope(handlers),
+    )
+
+
+def test_a_record_round_trips_through_its_stored_json() -> None:
+    original = letter(
+        FAILED, (HandlerFailure("shop:invoice", FAILED, "ValueError", "x", "tb"),), None
+    )
+
+    assert DeadLetter.from_json(json.loads(json.dumps(original.to_json()))) == original
+
+
+def test_a_replay_runs_only_the_failed_handlers_from_attempt_one_signed_again() -> None:
+    failed = letter(
+        FAILED,
+        (HandlerFailure("shop:invoice", FAILED, "ValueError", "", ""),),
+        ["shop:receipt", "shop:invoice"],
+    )
+
+    envelope = replay_envelope(failed, KEYRING)
+
+    envelope.verify(KEYRING)
+    frame = read_frame(envelope.body)
+    assert frame["handlers"] == ["shop:invoice"]
+    assert frame["meta"] == {
+        "attempt": 1,
+        "queue": "orders",
+        "first_failure": None,
+        "replayed_from": failed.id,
+    }
+    assert envelope.id == failed.emission_id
+
+
+def test_a_message_refused_as_unregistered_is_replayed_with_its_own_handler_list() -> None:
+    refused = letter("unregistered", (), None)
+
+    frame = read_frame(replay_envelope(refused, KEYRING).body)
+
+    assert refused.replayable
+    assert frame["handlers"] is None
+    assert frame["meta"]["attempt"] == 1
+
+
+@pytest.mark.parametrize("reason", ["signature", "malformed", "undecodable"])
+def test_refused_messages_are_never_replayable(reason: str) -> None:
+    assert not letter(reason, (), None).replayable
+
+
+def test_a_letter_without_a_valid_envelope_cannot_be_replayed() -> None:
+    broken = DeadLetter.from_json({**letter(FAILED, (), None).to_json(), "envelope": {"v": 9}})
+
+    with pytest.raises(InvalidDeadLetterError, match="envelope is not valid"):
+        replay_envelope(broken, KEYRING)
