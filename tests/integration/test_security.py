@@ -176,3 +176,21 @@ def test_rotated_keys_are_accepted_while_listed_and_refused_once_removed(
     CeleryEventEmitter(new_producer).emit("itest.text", "new key", n=3)
     found = recorder.wait_for(lambda records: len(records) >= 4)
     assert sorted({item["n"] for item in found}) == [1, 3]
+
+
+def test_pickle_is_opt_in_and_never_unpickled_by_a_json_worker(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    pickled = base_conf(queue, events_signing_key=KEY, events_serializer="pickle")
+    json_worker = worker_factory(broker_url, [queue], signed_conf(queue))
+    producer = make_app(broker_url, pickled)
+
+    CeleryEventEmitter(producer).emit("itest.text", "pickled for a json worker", n=1)
+
+    json_worker.wait_log("refused (undecodable)")
+    assert recorder.settle(0.5) == []
+    json_worker.stop()
+    worker_factory(broker_url, [queue], pickled)
+    CeleryEventEmitter(producer).emit("itest.text", "pickled for a pickle worker", n=2)
+    found = recorder.wait_for(lambda records: len(records) >= 2)
+    assert {item["text"] for item in found} == {"pickled for a pickle worker"}
