@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from celery.exceptions import Reject
 from kombu import Connection
 
 import events_celery
-from events_celery import CeleryEventEmitter
+import events_celery.runtime
+from events_celery import CeleryEventEmitter, PublishError
 from events_contrib import Backoff, DeadLetterQueue, RetryPolicy, retry
 from events_core import EventLinker
 
@@ -127,3 +129,21 @@ def test_a_replayed_letter_runs_its_failed_handlers_from_attempt_one(app: Celery
     assert body["handlers"] == list(letter.handlers)
     assert body["meta"]["attempt"] == 1
     assert body["meta"]["replayed_from"] == letter.id
+
+
+def test_when_the_retry_cannot_be_published_the_delivery_is_requeued_whole(
+    app: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CeleryEventEmitter(app, linker=Flow).emit("flow.mixed", 1)
+    envelope = take(app, app.conf.events_default_queue)["envelope"]
+    runtime = events_celery.runtime.runtime_of(app)
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise PublishError("flow.mixed", "flow", ConnectionRefusedError("down"))
+
+    monkeypatch.setattr(runtime, "send", broker_down)
+    result = run(app, envelope)
+
+    assert result.state == "REJECTED"
+    assert isinstance(result.result, Reject)
+    assert result.result.requeue is True
