@@ -211,11 +211,10 @@ def test_async_handlers_of_one_emission_run_concurrently_in_a_loop(
 # errors ------------------------------------------------------------------------------------------
 
 
-def test_handler_errors_never_propagate_from_emit_outside_a_loop(
-    linker: type[EventLinker], caplog: pytest.LogCaptureFixture
-) -> None:
-    calls: list[str] = []
-    failures: list[BaseException] = []
+def subscribe_failing_handlers(
+    linker: type[EventLinker], calls: list[str], failures: list[BaseException]
+) -> tuple[Boom, Boom]:
+    """Subscribe a failing sync and async handler to "sync" and "async", each with a sibling."""
     sync_error = Boom("sync")
     async_error = Boom("async")
 
@@ -229,6 +228,15 @@ def test_handler_errors_never_propagate_from_emit_outside_a_loop(
     linker.on("sync")(lambda: calls.append("after sync"))
     linker.subscribe("async", event_callback=afailing, failure_callback=failures.append)
     linker.on("async")(lambda: calls.append("after async"))
+    return sync_error, async_error
+
+
+def test_handler_errors_never_propagate_from_emit_outside_a_loop(
+    linker: type[EventLinker], caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+    failures: list[BaseException] = []
+    sync_error, async_error = subscribe_failing_handlers(linker, calls, failures)
     emitter = AsyncIOEventEmitter(linker=linker)
 
     assert emitter.emit("sync") is not None
@@ -245,19 +253,7 @@ def test_handler_errors_never_propagate_from_emit_or_wait_in_a_loop(
 ) -> None:
     calls: list[str] = []
     failures: list[BaseException] = []
-    sync_error = Boom("sync")
-    async_error = Boom("async")
-
-    def failing() -> None:
-        raise sync_error
-
-    async def afailing() -> None:
-        raise async_error
-
-    linker.subscribe("sync", event_callback=failing, failure_callback=failures.append)
-    linker.on("sync")(lambda: calls.append("after sync"))
-    linker.subscribe("async", event_callback=afailing, failure_callback=failures.append)
-    linker.on("async")(lambda: calls.append("after async"))
+    sync_error, async_error = subscribe_failing_handlers(linker, calls, failures)
 
     async def main() -> None:
         emitter = AsyncIOEventEmitter(linker=linker)

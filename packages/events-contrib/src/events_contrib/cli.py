@@ -65,15 +65,17 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     except broker_errors as exc:
         print(f"events-dlq: cannot reach the broker: {exc}", file=sys.stderr)
         return BROKER
-    except DeadLetterNotFoundError as exc:
-        print(f"events-dlq: {exc}", file=sys.stderr)
-        return NOT_FOUND
-    except PublishError as exc:
-        print(f"events-dlq: {exc}", file=sys.stderr)
-        return BROKER
     except EventsError as exc:
         print(f"events-dlq: {exc}", file=sys.stderr)
-        return USAGE
+        return _status_of(exc)
+
+
+def _status_of(error: EventsError) -> int:
+    if isinstance(error, DeadLetterNotFoundError):
+        return NOT_FOUND
+    if isinstance(error, PublishError):
+        return BROKER
+    return USAGE
 
 
 def load_app(spec: str) -> Celery:
