@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -244,6 +245,27 @@ def test_settings_globs_are_case_sensitive() -> None:
 def test_a_class_event_is_matched_by_its_wire_name() -> None:
     settings = {"shop.events:*": ORDERS}
     assert policy_for({}, "shop.events:OrderPlaced", settings) is ORDERS
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A class event."""
+
+    order_id: int
+
+
+@dataclass(frozen=True)
+class ExpressPlaced(Placed):
+    """A subclass event: a policy for Placed covers it."""
+
+
+def test_a_class_event_instance_follows_its_mro_before_globs() -> None:
+    base, own = f"{__name__}:Placed", f"{__name__}:ExpressPlaced"
+
+    assert policy_for({}, ExpressPlaced(1), {base: ORDERS}) is ORDERS
+    assert policy_for({}, ExpressPlaced(1), {base: ORDERS, own: EXACT}) is EXACT
+    assert policy_for({}, ExpressPlaced(1), {"*Express*": FIVE, base: ORDERS}) is ORDERS
+    assert policy_for({}, Placed(1), {"*Express*": FIVE}) is None
 
 
 def test_a_handler_option_that_is_not_a_policy_is_refused() -> None:

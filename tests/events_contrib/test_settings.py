@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,6 +11,13 @@ from celery import Celery
 import events_celery
 from events_contrib import ConfigurationError, RetryPolicy, Router
 from events_contrib.settings import ContribSettings
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A class event for retry settings."""
+
+    order_id: int
 
 
 def settings_for(**conf: Any) -> ContribSettings:
@@ -44,7 +52,7 @@ def test_one_policy_or_a_mapping_of_patterns_to_policies_is_accepted_for_retries
     [
         (3, "expected a RetryPolicy"),
         ({"order.*": 3}, "must be a RetryPolicy"),
-        ({"": RetryPolicy()}, "event names or globs"),
+        ({"": RetryPolicy()}, "event names, globs or event classes"),
     ],
 )
 def test_a_wrong_retry_setting_is_refused_naming_it(value: object, problem: str) -> None:
@@ -80,3 +88,11 @@ def test_a_wrong_dead_letter_setting_is_refused_naming_it(value: object, problem
         settings_for(events_dead_letter=value)
 
     assert problem in str(raised.value)
+
+
+def test_event_classes_key_retry_policies_by_their_wire_name() -> None:
+    policy = RetryPolicy(max_attempts=4)
+
+    settings = settings_for(events_retry={Placed: policy})
+
+    assert settings.retry == {f"{__name__}:Placed": policy}

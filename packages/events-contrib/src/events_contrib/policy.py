@@ -41,12 +41,13 @@ class ContribFailurePolicy:
         """Retry what may be retried, dead-letter the rest; see the module docstring."""
         emission = failure.emission
         handlers = {handler.ref: handler for handler in emission.handlers}
+        event = emission.args[0] if emission.kind == "class" and emission.args else emission.event
         retry: list[str] = []
         delay = 0.0
         dead: list[HandlerFailure] = []
         for outcome in failure.report.failed:
             handler = handlers[outcome.handler]
-            policy = policy_for(handler.options, emission.event, self.settings.retry)
+            policy = policy_for(handler.options, event, self.settings.retry)
             assert outcome.exception is not None
             if policy is not None and policy.should_retry(emission.attempt, outcome.exception):
                 retry.append(outcome.handler)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from events_contrib.backoff import Backoff, compute_backoff
 from events_contrib.errors import ConfigurationError
+from events_core.events import class_path
 from events_core.handler import OPTIONS_ATTRIBUTE
 
 __all__ = ["RETRY_OPTION", "RetryPolicy", "policy_for", "retry"]
@@ -146,19 +147,20 @@ def retry(
 
 def policy_for(
     handler_options: Mapping[str, Any],
-    event: str,
+    event: object,
     settings_policy: RetryPolicy | Mapping[str, RetryPolicy] | None,
 ) -> RetryPolicy | None:
     """Return the retry policy of one handler for `event`, or None when it is not retried.
 
     The handler's own policy (set by `retry`) wins. Otherwise `settings_policy` (the
     `events_retry` setting) decides: a single policy applies to every event; a mapping is
-    looked up by the exact event name first, then by the first glob key (in insertion order)
-    that matches it.
+    looked up by the exact event name first (for a class event, the wire name of each class
+    in its MRO, as routing does), then by the first glob key (in insertion order) that
+    matches the event's own wire name.
 
     Args:
         handler_options: the handler's options (`EventHandler.options`).
-        event: the event's wire name.
+        event: the event's wire name, or the instance of a class event.
         settings_policy: the `events_retry` setting, or None when unset.
 
     Raises:
@@ -175,10 +177,15 @@ def policy_for(
             f"must be a RetryPolicy or a mapping of event patterns to policies, "
             f"got {settings_policy!r}",
         )
-    if event in settings_policy:
-        return _checked("events_retry", settings_policy[event])
+    if isinstance(event, str):
+        names = [event]
+    else:
+        names = [class_path(cls) for cls in type(event).__mro__ if cls is not object]
+    for name in names:
+        if name in settings_policy:
+            return _checked("events_retry", settings_policy[name])
     for pattern, policy in settings_policy.items():
-        if isinstance(pattern, str) and fnmatch.fnmatchcase(event, pattern):
+        if isinstance(pattern, str) and fnmatch.fnmatchcase(names[0], pattern):
             return _checked("events_retry", policy)
     return None
 

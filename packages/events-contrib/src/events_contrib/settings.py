@@ -17,6 +17,7 @@ from events_celery.settings import EventsSettings
 from events_contrib.errors import ConfigurationError
 from events_contrib.retry import RetryPolicy
 from events_contrib.routing import Router
+from events_core.events import class_path, is_event_class
 
 DEAD_LETTER_SUFFIX = ".dead_letter"
 """Appended to `events_default_queue` to name the dead-letter queue by default."""
@@ -54,10 +55,14 @@ def _retry(value: Any) -> RetryPolicy | Mapping[str, RetryPolicy] | None:
     if value is None or isinstance(value, RetryPolicy):
         return value
     if isinstance(value, Mapping):
+        policies: dict[str, RetryPolicy] = {}
         for pattern, policy in value.items():
+            if is_event_class(pattern):
+                pattern = class_path(pattern)
             if not isinstance(pattern, str) or not pattern:
                 raise ConfigurationError(
-                    "events_retry", f"keys must be event names or globs, got {pattern!r}"
+                    "events_retry",
+                    f"keys must be event names, globs or event classes, got {pattern!r}",
                 )
             if not isinstance(policy, RetryPolicy):
                 raise ConfigurationError(
@@ -65,7 +70,8 @@ def _retry(value: Any) -> RetryPolicy | Mapping[str, RetryPolicy] | None:
                     f"the policy for {pattern!r} must be a RetryPolicy, "
                     f"got {type(policy).__name__}",
                 )
-        return dict(value)
+            policies[pattern] = policy
+        return policies
     raise ConfigurationError(
         "events_retry",
         f"expected a RetryPolicy or a mapping of event patterns to policies, "
