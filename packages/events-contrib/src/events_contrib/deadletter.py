@@ -33,11 +33,8 @@ from events_celery.body import read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import EnvelopeError, PublishError
 from events_celery.runtime import PUBLISH_RETRY_POLICY, runtime_of
-from events_contrib.errors import (
-    ConfigurationError,
-    DeadLetterNotFoundError,
-    InvalidDeadLetterError,
-)
+from events_contrib.errors import DeadLetterNotFoundError, InvalidDeadLetterError
+from events_contrib.settings import DEAD_LETTER_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -177,14 +174,14 @@ class DeadLetterQueue:
     """
 
     def __init__(self, app: Celery, queue: str | None = None) -> None:
-        from events_contrib.bootstrap import contrib_settings
-
         self.app = app
-        configured = contrib_settings(app).dead_letter_queue
-        default = runtime_of(app).settings.default_queue + ".dead_letter"
-        self.name = queue or configured or default
-        if not self.name:
-            raise ConfigurationError("queue", "the dead-letter queue needs a name")
+        if not queue:
+            from events_contrib.bootstrap import contrib_settings
+
+            queue = contrib_settings(app).dead_letter_queue or (
+                runtime_of(app).settings.default_queue + DEAD_LETTER_SUFFIX
+            )
+        self.name = queue
         self._queue = Queue(
             self.name, Exchange(self.name, type="direct"), routing_key=self.name, durable=True
         )

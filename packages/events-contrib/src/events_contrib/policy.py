@@ -11,6 +11,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
+from functools import cached_property
 
 from events_celery.body import Body, Meta
 from events_celery.runtime import EventsRuntime, Failure, Rejection
@@ -30,9 +31,9 @@ class ContribFailurePolicy:
     runtime: EventsRuntime
     settings: ContribSettings
 
-    @property
+    @cached_property
     def dead_letters(self) -> DeadLetterQueue | None:
-        """The dead-letter queue, when one is configured."""
+        """The dead-letter queue, when one is configured (made once, on first failure)."""
         if self.settings.dead_letter_queue is None:
             return None
         return DeadLetterQueue(self.runtime.app, self.settings.dead_letter_queue)

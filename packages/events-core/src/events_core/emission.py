@@ -287,11 +287,11 @@ class EventEmission:
         event, args, kwargs, handlers = self._state[:4]
         if not self._state[8]:
             return asyncio.run(self.arun())
-        token = _current.set(self)
+        token = _set_current(self)
         try:
             outcomes = tuple([handler.run_sync(args, kwargs) for handler in handlers])
         finally:
-            _current.reset(token)
+            _reset_current(token)
         return EmissionReport(self.id, event, outcomes)
 
     async def arun(self) -> EmissionReport:
@@ -303,11 +303,11 @@ class EventEmission:
         event, args, kwargs, handlers = self._state[:4]
         outcomes: list[HandlerOutcome | None] = []
         pending: list[tuple[int, asyncio.Task[HandlerOutcome]]] = []
-        token = _current.set(self)
+        token = _set_current(self)
         try:
             self._start(handlers, args, kwargs, outcomes, pending)
         finally:
-            _current.reset(token)
+            _reset_current(token)
         if pending:
             results = await asyncio.gather(*(task for _, task in pending))
             for (index, _), outcome in zip(pending, results, strict=True):
