@@ -46,7 +46,10 @@ def test_emit_does_not_wait_for_the_handlers(linker: type[EventLinker]) -> None:
     assert finished.is_set()
 
 
-def test_the_context_manager_waits_for_scheduled_emissions(linker: type[EventLinker]) -> None:
+def subscribe_blocking_handler(
+    linker: type[EventLinker],
+) -> tuple[threading.Event, threading.Event, list[int]]:
+    """Subscribe to "A" a handler that signals `started`, waits for `release`, then records."""
     started = threading.Event()
     release = threading.Event()
     finished: list[int] = []
@@ -56,6 +59,12 @@ def test_the_context_manager_waits_for_scheduled_emissions(linker: type[EventLin
         started.set()
         assert release.wait(timeout=10)
         finished.append(value)
+
+    return started, release, finished
+
+
+def test_the_context_manager_waits_for_scheduled_emissions(linker: type[EventLinker]) -> None:
+    started, release, finished = subscribe_blocking_handler(linker)
 
     with ExecutorEventEmitter(max_workers=2, linker=linker) as emitter:
         for value in range(5):
@@ -156,15 +165,7 @@ def test_a_given_executor_is_used_and_not_shut_down(linker: type[EventLinker]) -
 def test_the_context_manager_waits_for_emissions_on_a_given_executor(
     linker: type[EventLinker],
 ) -> None:
-    started = threading.Event()
-    release = threading.Event()
-    finished: list[int] = []
-
-    @linker.on("A")
-    def handler(value: int) -> None:
-        started.set()
-        assert release.wait(timeout=10)
-        finished.append(value)
+    started, release, finished = subscribe_blocking_handler(linker)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         with ExecutorEventEmitter(pool, linker=linker) as emitter:
