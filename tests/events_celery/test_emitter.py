@@ -10,9 +10,11 @@ import pytest
 from celery import Celery
 
 from events_celery import CeleryEventEmitter, Envelope, install
+from events_celery.addons import Addon, Outgoing
 from events_celery.body import Body, decode_body
+from events_celery.bootstrap import runtime_of
 from events_celery.errors import ConfigurationError, EncodeError, PublishError
-from events_celery.runtime import TASK_NAME, runtime_of
+from events_celery.publisher import TASK_NAME
 from events_celery.signing import derive_key_id
 from events_celery.trust import LinkerTypes
 from events_core import EventLinker
@@ -108,11 +110,24 @@ def test_a_class_event_is_sent_under_its_import_path_with_the_instance_first(
     assert body.kwargs == {"note": "gift"}
 
 
+class RouteTo(Addon):
+    """Routes every emission to one queue, unless the emitter was given one."""
+
+    name = "route-to"
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def before_publish(self, outgoing: Outgoing) -> None:
+        if not outgoing.fixed:
+            outgoing.queue = self.queue
+
+
 def test_the_emitter_queue_wins_over_the_default_queue_and_routes(
     app: Celery, linker: type[EventLinker], drain: Drain
 ) -> None:
     linker.on("OrderPlaced")(send_receipt)
-    runtime_of(app).route = lambda emission: "routed"
+    install(app, addons=[RouteTo("routed")])
     chosen = unique_queue()
 
     CeleryEventEmitter(app, linker=linker, queue=chosen).emit("OrderPlaced")
@@ -128,7 +143,7 @@ def test_without_a_queue_the_runtime_route_picks_it(
 ) -> None:
     linker.on("OrderPlaced")(send_receipt)
     routed = unique_queue()
-    runtime_of(app).route = lambda emission: routed
+    install(app, addons=[RouteTo(routed)])
 
     CeleryEventEmitter(app, linker=linker).emit("OrderPlaced")
 

@@ -7,7 +7,13 @@ from celery import Celery
 
 from events_celery import install
 from events_celery.errors import ConfigurationError
-from events_celery.settings import DEFAULT_QUEUE, DEFAULT_SERIALIZER, OPTIONS, EventsSettings
+from events_celery.settings import (
+    DEFAULT_QUEUE,
+    DEFAULT_SERIALIZER,
+    OPTIONS,
+    EventsSettings,
+    Option,
+)
 from events_celery.signing import derive_key_id
 
 
@@ -17,9 +23,7 @@ def test_every_setting_has_its_documented_default_when_nothing_is_configured() -
     assert settings.keyring is None
     assert settings.serializer == DEFAULT_SERIALIZER == "json"
     assert settings.default_queue == DEFAULT_QUEUE == "events"
-    assert settings.routes is None
-    assert settings.retry is None
-    assert settings.dead_letter is None
+    assert set(settings.values) == set(OPTIONS)
 
 
 def test_an_untouched_celery_app_reads_as_the_defaults() -> None:
@@ -48,19 +52,23 @@ def test_valid_settings_are_read_from_the_conf() -> None:
             "events_signing_key": "secret",
             "events_serializer": "pickle",
             "events_default_queue": "orders",
-            "events_routes": {"order.*": "orders"},
-            "events_retry": {"max_attempts": 3},
-            "events_dead_letter": True,
-        }
+            "events_extra": {"order.*": "orders"},
+        },
+        options=[Option("events_extra", None, "A setting an add-on declares.")],
     )
 
     assert settings.keyring is not None
     assert settings.keyring.signing_kid == derive_key_id(b"secret")
     assert settings.serializer == "pickle"
     assert settings.default_queue == "orders"
-    assert settings.routes == {"order.*": "orders"}
-    assert settings.retry == {"max_attempts": 3}
-    assert settings.dead_letter is True
+    assert settings.value("events_extra") == {"order.*": "orders"}
+
+
+def test_reading_a_setting_nobody_declares_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        EventsSettings.from_conf({}).value("events_retry")
+
+    assert caught.value.setting == "events_retry"
 
 
 @pytest.mark.parametrize(
@@ -69,8 +77,6 @@ def test_valid_settings_are_read_from_the_conf() -> None:
         ("events_signing_kye", "events_signing_key"),
         ("events_serialiser", "events_serializer"),
         ("events_default_queues", "events_default_queue"),
-        ("events_route", "events_routes"),
-        ("events_dead_letters", "events_dead_letter"),
         ("EVENTS_SERIALIZER", "events_serializer"),
         ("Events_Signing_Key", "events_signing_key"),
     ],

@@ -20,9 +20,11 @@ from celery.exceptions import Reject
 
 from events_celery import CeleryEventEmitter, Envelope, install
 from events_celery.body import Body, Meta
+from events_celery.bootstrap import runtime_of
 from events_celery.errors import EmissionFailedError
-from events_celery.runtime import TASK_NAME, runtime_of
-from events_celery.task import UNREGISTERED, worker_loop
+from events_celery.publisher import TASK_NAME
+from events_celery.reasons import Reason
+from events_celery.task import worker_loop
 from events_core import EventLinker
 from events_core.emission import new_emission_id
 
@@ -103,7 +105,7 @@ def envelope_for(
         args=args,
         kwargs=kwargs,
     )
-    return runtime_of(app).seal(new_emission_id(), event, body)
+    return runtime_of(app).publisher.seal(new_emission_id(), event, body)
 
 
 def execute(app: Celery, message: object) -> Any:
@@ -296,7 +298,8 @@ def test_a_handler_ref_the_worker_lacks_is_reported_as_unregistered_and_never_ru
 
     assert result.state == states.FAILURE
     assert isinstance(result.result, EmissionFailedError)
-    assert result.result.failures == ((missing, UNREGISTERED), (ref(notify), UNREGISTERED))
+    unregistered = Reason.UNREGISTERED
+    assert result.result.failures == ((missing, unregistered), (ref(notify), unregistered))
     assert [name for name, _, _ in calls] == ["send_receipt"]
 
 
@@ -310,7 +313,7 @@ def test_a_failed_and_an_unregistered_handler_are_both_listed(
         app, envelope_for(app, linker, "OrderPlaced", handlers=(ref(explode), missing))
     )
 
-    assert result.result.failures == ((ref(explode), "ValueError"), (missing, UNREGISTERED))
+    assert result.result.failures == ((ref(explode), "ValueError"), (missing, Reason.UNREGISTERED))
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
+from events_celery.bootstrap import runtime_of
 from events_celery.errors import ConfigurationError
-from events_celery.runtime import TASK_NAME, runtime_of
+from events_celery.publisher import TASK_NAME
 from events_celery.signing import derive_key_id
 from events_celery.worker import (
     ENV_BROKER_URL,

@@ -8,9 +8,9 @@ import pytest
 
 from events_celery.body import read_frame
 from events_celery.envelope import Envelope
+from events_celery.reasons import Reason
 from events_celery.signing import Keyring
 from events_contrib.deadletter import (
-    FAILED,
     DeadLetter,
     HandlerFailure,
     new_dead_letter,
@@ -52,17 +52,16 @@ def letter(
 
 
 def test_a_record_round_trips_through_its_stored_json() -> None:
-    original = letter(
-        FAILED, (HandlerFailure("shop:invoice", FAILED, "ValueError", "x", "tb"),), None
-    )
+    failure = HandlerFailure("shop:invoice", Reason.FAILED, "ValueError", "x", "tb")
+    original = letter(Reason.FAILED, (failure,), None)
 
     assert DeadLetter.from_json(json.loads(json.dumps(original.to_json()))) == original
 
 
 def test_a_replay_runs_only_the_failed_handlers_from_attempt_one_signed_again() -> None:
     failed = letter(
-        FAILED,
-        (HandlerFailure("shop:invoice", FAILED, "ValueError", "", ""),),
+        Reason.FAILED,
+        (HandlerFailure("shop:invoice", Reason.FAILED, "ValueError", "", ""),),
         ["shop:receipt", "shop:invoice"],
     )
 
@@ -96,7 +95,8 @@ def test_refused_messages_are_never_replayable(reason: str) -> None:
 
 
 def test_a_letter_without_a_valid_envelope_cannot_be_replayed() -> None:
-    broken = DeadLetter.from_json({**letter(FAILED, (), None).to_json(), "envelope": {"v": 9}})
+    stored = letter(Reason.FAILED, (), None).to_json()
+    broken = DeadLetter.from_json({**stored, "envelope": {"v": 9}})
 
     with pytest.raises(InvalidDeadLetterError, match="envelope is not valid"):
         replay_envelope(broken, KEYRING)

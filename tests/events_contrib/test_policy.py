@@ -12,7 +12,7 @@ from celery.exceptions import Reject
 from kombu import Connection
 
 import events_celery
-import events_celery.runtime
+import events_celery.bootstrap
 from events_celery import CeleryEventEmitter, PublishError
 from events_contrib import Backoff, DeadLetterQueue, RetryPolicy, retry
 from events_core import EventLinker
@@ -136,12 +136,12 @@ def test_when_the_retry_cannot_be_published_the_delivery_is_requeued_whole(
 ) -> None:
     CeleryEventEmitter(app, linker=Flow).emit("flow.mixed", 1)
     envelope = take(app, app.conf.events_default_queue)["envelope"]
-    runtime = events_celery.runtime.runtime_of(app)
+    runtime = events_celery.bootstrap.runtime_of(app)
 
     def broker_down(*args: object, **kwargs: object) -> None:
         raise PublishError("flow.mixed", "flow", ConnectionRefusedError("down"))
 
-    monkeypatch.setattr(runtime, "send", broker_down)
+    monkeypatch.setattr(runtime.publisher, "send", broker_down)
     result = run(app, envelope)
 
     assert result.state == "REJECTED"

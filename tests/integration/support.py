@@ -22,7 +22,7 @@ from celery import Celery
 
 import events_celery
 from events_celery import CeleryEventEmitter, Envelope
-from events_celery.runtime import runtime_of
+from events_celery.bootstrap import runtime_of
 from events_contrib import DeadLetterQueue
 from tests.integration.handlers import RECORD_KEY_ENV, REDIS_URL
 
@@ -83,14 +83,14 @@ def make_app(broker_url: str, conf: dict[str, Any]) -> Celery:
 
 def capture_envelope(app: Celery, event: str, *args: Any, **kwargs: Any) -> Envelope:
     """The signed envelope `CeleryEventEmitter(app).emit(...)` would send, without sending it."""
-    runtime = runtime_of(app)
+    publisher = runtime_of(app).publisher
     captured: list[Envelope] = []
-    send = runtime.send
-    runtime.send = lambda envelope, queue, countdown=None: captured.append(envelope)  # type: ignore[method-assign]
+    send = publisher.send
+    publisher.send = lambda envelope, queue, countdown=None: captured.append(envelope)  # type: ignore[method-assign]
     try:
         CeleryEventEmitter(app).emit(event, *args, **kwargs)
     finally:
-        runtime.send = send  # type: ignore[method-assign]
+        publisher.send = send  # type: ignore[method-assign]
     return captured[0]
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from kombu import Connection, Exchange, Producer
 
 from events_celery import CeleryEventEmitter, Envelope
-from events_celery.runtime import runtime_of
+from events_celery.bootstrap import runtime_of
 from tests.integration.handlers import NeverSubscribed
 from tests.integration.support import (
     Recorder,

@@ -11,6 +11,7 @@ CeleryEventEmitter(app).emit("OrderPlaced", order_id=42)
 """
 
 from events_celery.__about__ import __version__
+from events_celery.bootstrap import install
 from events_celery.emitter import CeleryEventEmitter
 from events_celery.envelope import Envelope
 from events_celery.errors import (
@@ -24,7 +25,6 @@ from events_celery.errors import (
     SignatureError,
     UnregisteredError,
 )
-from events_celery.runtime import install
 
 __all__ = [
     # bootstrap and emitting

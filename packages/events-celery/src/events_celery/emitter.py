@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Literal
 
 from celery import Celery
 
+from events_celery.addons import Outgoing
 from events_celery.body import Body, Meta
+from events_celery.bootstrap import runtime_of
 from events_celery.envelope import MAX_EVENT_NAME
 from events_celery.errors import ConfigurationError, EncodeError
-from events_celery.runtime import EventsRuntime, runtime_of
+from events_celery.runtime import EventsRuntime
 from events_core.emission import EventEmission
 from events_core.emitter import EventEmitter
 from events_core.errors import HandlerNotImportableError
 from events_core.registry import EventLinker
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 class CeleryEventEmitter(EventEmitter):
@@ -62,16 +68,24 @@ class CeleryEventEmitter(EventEmitter):
                 if not handler.importable:
                     raise HandlerNotImportableError(handler.ref)
             refs = tuple(handler.ref for handler in emission.handlers)
-        queue = self.queue or self.runtime.queue_for(emission)
+        runtime = self.runtime
+        queue = self.queue
+        extra: Mapping[str, Any] = _NO_EXTRA
+        if not runtime.addons.publishes_plainly:
+            outgoing = Outgoing(emission, queue, fixed=queue is not None)
+            runtime.addons.before_publish(outgoing)
+            queue, extra = outgoing.queue, outgoing.meta
+        if queue is None:
+            queue = runtime.settings.default_queue
         body = Body(
             kind=emission.kind,
             linker=self.linker.path(),
             handlers=refs,
             timestamp=emission._state[4],
             headers=emission.headers,
-            meta=Meta(attempt=emission.attempt, queue=queue),
+            meta=Meta(attempt=emission.attempt, queue=queue, extra=extra),
             args=emission.args,
             kwargs=emission.kwargs,
         )
-        envelope = self.runtime.seal(emission.id, emission.event, body)
-        self.runtime.send(envelope, queue)
+        envelope = runtime.publisher.seal(emission.id, emission.event, body)
+        runtime.publisher.send(envelope, queue)

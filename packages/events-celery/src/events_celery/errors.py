@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from events_celery.reasons import Reason
 from events_core.errors import EventsError
 
 
@@ -40,11 +41,10 @@ class PublishError(EventsError):
 class EnvelopeError(EventsError):
     """Raised on the worker when a message is refused before any handler runs.
 
-    `reason` is a short machine-readable word (`signature`, `malformed`, `undecodable`,
-    `unregistered`) recorded with the dead letter.
+    `reason` says why, as recorded with the dead letter (a `Reason`).
     """
 
-    reason = "rejected"
+    reason: Reason = Reason.MALFORMED
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -54,25 +54,25 @@ class EnvelopeError(EventsError):
 class MalformedEnvelopeError(EnvelopeError):
     """Raised when a message is not an envelope of a version this worker reads."""
 
-    reason = "malformed"
+    reason = Reason.MALFORMED
 
 
 class SignatureError(EnvelopeError):
     """Raised when an envelope is unsigned, tampered with, or signed with an unknown key."""
 
-    reason = "signature"
+    reason = Reason.SIGNATURE
 
 
 class DecodeError(EnvelopeError):
     """Raised when an envelope's body cannot be decoded or names a type the worker refuses."""
 
-    reason = "undecodable"
+    reason = Reason.UNDECODABLE
 
 
 class UnregisteredError(EnvelopeError):
     """Raised when an envelope names a linker the worker has not imported."""
 
-    reason = "unregistered"
+    reason = Reason.UNREGISTERED
 
 
 class EmissionFailedError(EventsError):

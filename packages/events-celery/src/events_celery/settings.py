@@ -9,8 +9,9 @@ app.conf.events_default_queue = "events"
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from events_celery.errors import ConfigurationError
@@ -49,93 +50,129 @@ def _serializer(value: Any) -> str:
     return str(value)
 
 
-OPTIONS: Mapping[str, Option] = {
-    option.name: option
-    for option in (
-        Option(
-            "events_signing_key",
-            None,
-            "A key (str or bytes), a list of keys (sign with the first, accept any) or a "
-            "mapping of key id to key. Unset: envelopes are neither signed nor checked.",
-            Keyring.from_setting,
-        ),
-        Option(
-            "events_serializer",
-            DEFAULT_SERIALIZER,
-            '"json" (default) or "pickle"; pickle needs a signing key and trusts whoever '
-            "holds it.",
-            _serializer,
-        ),
-        Option(
-            "events_default_queue",
-            DEFAULT_QUEUE,
-            "Queue that emissions go to when neither the emitter nor a route names one.",
-            _queue_name,
-        ),
-        Option("events_routes", None, "Routes of events to queues (events-contrib)."),
-        Option("events_retry", None, "Retry policy or policies (events-contrib)."),
-        Option("events_dead_letter", None, "Dead-letter queue options (events-contrib)."),
-    )
-}
-"""Every `events_*` setting this family of packages reads."""
+CORE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "events_signing_key",
+        None,
+        "A key (str or bytes), a list of keys (sign with the first, accept any) or a "
+        "mapping of key id to key. Unset: envelopes are neither signed nor checked.",
+        Keyring.from_setting,
+    ),
+    Option(
+        "events_serializer",
+        DEFAULT_SERIALIZER,
+        '"json" (default) or "pickle"; pickle needs a signing key and trusts whoever holds it.',
+        _serializer,
+    ),
+    Option(
+        "events_default_queue",
+        DEFAULT_QUEUE,
+        "Queue that emissions go to when neither the emitter nor a route names one.",
+        _queue_name,
+    ),
+)
+"""The `events_*` settings events-celery itself reads; add-ons declare their own."""
+
+OPTIONS: Mapping[str, Option] = {option.name: option for option in CORE_OPTIONS}
+"""events-celery's own settings by name."""
 
 
 @dataclass(frozen=True)
 class EventsSettings:
-    """The validated `events_*` settings of one Celery app."""
+    """The validated `events_*` settings of one Celery app.
+
+    Attributes:
+        keyring: the signing keys, or None when messages are neither signed nor checked.
+        serializer: the body codec's name.
+        default_queue: where emissions go when nothing else names a queue.
+        values: every declared setting by name, add-ons' included, validated.
+    """
 
     keyring: Keyring | None
     serializer: str
     default_queue: str
-    routes: Any
-    retry: Any
-    dead_letter: Any
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, name: str) -> Any:
+        """The validated value of a declared setting (its default when unset).
+
+        Raises:
+            ConfigurationError: no installed package declares `name`.
+        """
+        try:
+            return self.values[name]
+        except KeyError:
+            raise ConfigurationError(name, "no installed add-on declares this setting") from None
 
     @classmethod
-    def from_conf(cls, conf: Mapping[str, Any], namespace: str | None = None) -> EventsSettings:
+    def from_conf(
+        cls,
+        conf: Mapping[str, Any],
+        namespace: str | None = None,
+        options: Iterable[Option] = (),
+    ) -> EventsSettings:
         """Read and validate the settings from a Celery `app.conf`.
 
         Args:
             conf: the app's configuration.
             namespace: the app's setting namespace (Django's `"CELERY"`), if any.
+            options: the settings add-ons declare, beside events-celery's own.
 
         Raises:
-            ConfigurationError: a misspelled `events_*` key, or a value of the wrong type.
+            ConfigurationError: an `events_*` key nobody declares, or a value of the wrong
+                type, naming it.
         """
+        declared = dict(OPTIONS)
+        for option in options:
+            if option.name in declared:
+                raise ConfigurationError(option.name, "declared by more than one package")
+            if not option.name.startswith(PREFIX):
+                raise ConfigurationError(
+                    option.name, f"add-on settings must start with {PREFIX!r}"
+                )
+            declared[option.name] = option
         spaced = f"{namespace.lower()}_{PREFIX}" if namespace else None
         for key in list(conf.keys()):
-            if not isinstance(key, str) or key in OPTIONS:
+            if not isinstance(key, str) or key in declared:
                 continue
             lowered = key.lower()
             if spaced and lowered.startswith(spaced):
-                if lowered[len(spaced) - len(PREFIX) :] in OPTIONS:
+                if lowered[len(spaced) - len(PREFIX) :] in declared:
                     continue
             elif not lowered.startswith(PREFIX):
                 continue
-            raise ConfigurationError(key, _unknown_key_problem(key, namespace))
+            raise ConfigurationError(key, _unknown_key_problem(key, namespace, declared))
         values: dict[str, Any] = {}
-        for name, option in OPTIONS.items():
+        for name, option in declared.items():
             value = conf.get(name)
             if value is None:
                 value = option.default
             if option.check is not None and value is not None:
                 value = option.check(value)
-            values[name.removeprefix(PREFIX)] = value
-        values["keyring"] = values.pop("signing_key")
-        if values["serializer"] == "pickle" and values["keyring"] is None:
+            values[name] = value
+        keyring = values["events_signing_key"]
+        if values["events_serializer"] == "pickle" and keyring is None:
             raise ConfigurationError(
                 "events_serializer",
                 "the pickle codec needs events_signing_key: a worker must never unpickle "
                 "unsigned messages",
             )
-        return cls(**values)
+        return cls(
+            keyring=keyring,
+            serializer=values["events_serializer"],
+            default_queue=values["events_default_queue"],
+            values=MappingProxyType(values),
+        )
 
 
-def _unknown_key_problem(key: str, namespace: str | None) -> str:
+def _unknown_key_problem(key: str, namespace: str | None, declared: Mapping[str, Option]) -> str:
     name = key.lower()
     if namespace and name.startswith(namespace.lower() + "_"):
         name = name[len(namespace) + 1 :]
-    guess = difflib.get_close_matches(name, list(OPTIONS), n=1)
+    guess = difflib.get_close_matches(name, list(declared), n=1)
     hint = f"; did you mean {guess[0]!r}?" if guess else ""
-    known = ", ".join(OPTIONS)
-    return f"unknown setting (known: {known}){hint}"
+    known = ", ".join(declared)
+    return (
+        f"unknown setting (known: {known}){hint}; "
+        f"a setting an add-on reads is known once the add-on is installed"
+    )

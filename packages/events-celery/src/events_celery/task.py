@@ -2,8 +2,8 @@
 
 Order matters for safety: the envelope's shape is checked, then its signature, and only then
 is its body decoded, its linker looked up and its classes rebuilt (through the linker's type
-policy, never by importing). A refused message is never executed: it is dead-lettered when a
-policy takes it, else logged, and always rejected without requeue.
+policy, never by importing). A refused message is never executed: it is dead-lettered when an
+add-on takes it, else logged, and always rejected without requeue.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Reject, Retry
 
+from events_celery.addons import Delivery, Failure, Outcome, Rejection
 from events_celery.body import Body, decode_body, read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import (
@@ -26,7 +27,9 @@ from events_celery.errors import (
     PublishError,
     UnregisteredError,
 )
-from events_celery.runtime import TASK_NAME, Failure, Rejection, runtime_of
+from events_celery.publisher import TASK_NAME
+from events_celery.reasons import Reason
+from events_celery.runtime import attached_runtime
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
 from events_core.events import class_path
@@ -34,9 +37,6 @@ from events_core.handler import EventHandler
 from events_core.registry import EventLinker, find_linker
 
 logger = logging.getLogger(__name__)
-
-UNREGISTERED = "unregistered"
-"""Reason recorded for a handler ref the worker has not registered for the event."""
 
 _loops = threading.local()
 _resolvers: dict[type[EventLinker], LinkerTypes] = {}
@@ -77,7 +77,7 @@ def register_task(app: Celery) -> Any:
 
 
 def _execute(task: Task, message: object) -> dict[str, Any]:
-    runtime = runtime_of(task.app)
+    runtime = attached_runtime(task.app)
     queue = _delivery_queue(task)
     try:
         envelope = Envelope.parse(message)
@@ -87,31 +87,33 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         body, emission, unregistered = _decode(envelope)
     except EnvelopeError as exc:
         _reject(task, message, exc, queue)
+    addons = runtime.addons
+    delivery = Delivery(task, envelope, body, emission, unregistered)
+    addons.before_run(delivery)
     if emission.runs_inline:
         report = emission.run()
     else:
         report = worker_loop().run_until_complete(emission.arun())
+    addons.after_run(delivery, report)
     if report.ok and not unregistered:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
         return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
     failure = Failure(task, envelope, body, emission, report, unregistered)
     error = _failed_error(failure)
-    policy = runtime.failure_policy
-    if policy is not None:
-        try:
-            taken = policy.on_failure(failure)
-        except PublishError as exc:
-            logger.error(
-                "emission %s of %s: could not retry or dead-letter (%s); requeued",
-                emission.id,
-                emission.event,
-                type(exc.__cause__).__name__,
-            )
-            raise Reject(exc, requeue=True) from exc
-        if taken == "dead_lettered":
-            raise Reject(error, requeue=False)
-        if taken == "retried":
-            raise Retry(exc=error)
+    try:
+        outcome = addons.on_failure(failure)
+    except PublishError as exc:
+        logger.error(
+            "emission %s of %s: could not retry or dead-letter (%s); requeued",
+            emission.id,
+            emission.event,
+            type(exc.__cause__).__name__,
+        )
+        raise Reject(exc, requeue=True) from exc
+    if outcome is Outcome.DEAD_LETTERED:
+        raise Reject(error, requeue=False)
+    if outcome is Outcome.RETRIED:
+        raise Retry(exc=error)
     logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
     raise error
 
@@ -166,23 +168,21 @@ def _failed_error(failure: Failure) -> EmissionFailedError:
     failures = [
         (outcome.handler, type(outcome.exception).__name__) for outcome in failure.report.failed
     ]
-    failures.extend((ref, UNREGISTERED) for ref in failure.unregistered)
+    failures.extend((ref, Reason.UNREGISTERED) for ref in failure.unregistered)
     return EmissionFailedError(failure.emission.event, failure.emission.id, failures)
 
 
 def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
-    runtime = runtime_of(task.app)
-    taken = False
-    if runtime.failure_policy is not None:
-        try:
-            taken = runtime.failure_policy.on_rejection(Rejection(task, message, error, queue))
-        except PublishError as exc:
-            logger.error(
-                "message %s refused (%s) and could not be dead-lettered; requeued",
-                task.request.id,
-                error.reason,
-            )
-            raise Reject(exc, requeue=True) from exc
+    addons = attached_runtime(task.app).addons
+    try:
+        taken = addons.on_rejection(Rejection(task, message, error, queue))
+    except PublishError as exc:
+        logger.error(
+            "message %s refused (%s) and could not be dead-lettered; requeued",
+            task.request.id,
+            error.reason,
+        )
+        raise Reject(exc, requeue=True) from exc
     if not taken:
         logger.error(
             "message %s refused (%s): %s; not executed", task.request.id, error.reason, error

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 
 from celery import Celery
 
+from events_celery.bootstrap import install
 from events_celery.errors import ConfigurationError
-from events_celery.runtime import install
 
 ENV_BROKER_URL = "EVENTS_BROKER_URL"
 """Broker URL when `-b` is not given, e.g. `redis://127.0.0.1:6379/0` or `amqp://...`."""
@@ -87,7 +87,7 @@ def run_worker(
     loglevel: str = "INFO",
 ) -> None:
     """Run Celery's worker for `app`, consuming `queues` (default: the default queue)."""
-    from events_celery.runtime import runtime_of
+    from events_celery.bootstrap import runtime_of
 
     queues = list(queues or [runtime_of(app).settings.default_queue])
     app.worker_main(argv=worker_argv(queues, concurrency, loglevel))

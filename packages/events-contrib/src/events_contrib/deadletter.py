@@ -30,18 +30,17 @@ from kombu import Exchange, Queue
 from kombu.message import Message
 
 from events_celery.body import read_frame
+from events_celery.bootstrap import runtime_of
 from events_celery.envelope import Envelope
 from events_celery.errors import EnvelopeError, PublishError
-from events_celery.runtime import PUBLISH_RETRY_POLICY, runtime_of
+from events_celery.publisher import PUBLISH_RETRY_POLICY
+from events_celery.reasons import Reason
 from events_contrib.errors import DeadLetterNotFoundError, InvalidDeadLetterError
-from events_contrib.settings import DEAD_LETTER_SUFFIX
+from events_contrib.settings import DEAD_LETTER_SUFFIX, ContribSettings
 
 logger = logging.getLogger(__name__)
 
-FAILED = "failed"
-"""Reason of a dead letter whose handlers failed and were not retried (again)."""
-
-REPLAYABLE = frozenset({FAILED, "unregistered"})
+REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED})
 """Reasons whose dead letters `replay` publishes again; refused messages are never replayed."""
 
 
@@ -176,10 +175,9 @@ class DeadLetterQueue:
     def __init__(self, app: Celery, queue: str | None = None) -> None:
         self.app = app
         if not queue:
-            from events_contrib.bootstrap import contrib_settings
-
-            queue = contrib_settings(app).dead_letter_queue or (
-                runtime_of(app).settings.default_queue + DEAD_LETTER_SUFFIX
+            settings = runtime_of(app).settings
+            queue = ContribSettings.from_settings(settings).dead_letter_queue or (
+                settings.default_queue + DEAD_LETTER_SUFFIX
             )
         self.name = queue
         self._queue = Queue(
@@ -260,7 +258,7 @@ class DeadLetterQueue:
                     continue
                 envelope = replay_envelope(letter, runtime.settings.keyring)
                 target = queue or letter.queue or runtime.settings.default_queue
-                runtime.send(envelope, target)
+                runtime.publisher.send(envelope, target)
                 message.ack()
                 logger.info(
                     "dead letter %s replayed: emission %s of %s to %s",

@@ -1,6 +1,6 @@
 """`ContribFailurePolicy`: retries failed handlers, and dead-letters what is out of attempts.
 
-events-celery's task hands it every failed or refused emission. A retry publishes the failed
+`ContribAddon` hands it every failed or refused emission. A retry publishes the failed
 handlers only, as a new delivery of the same emission (same id, attempt + 1) to the queue it
 came from, with a countdown from the backoff; handlers that succeeded never run again.
 """
@@ -13,10 +13,11 @@ import traceback
 from dataclasses import dataclass
 from functools import cached_property
 
+from events_celery.addons import Failure, Outcome, Rejection
 from events_celery.body import Body, Meta
-from events_celery.runtime import EventsRuntime, Failure, Rejection
-from events_celery.task import UNREGISTERED
-from events_contrib.deadletter import FAILED, DeadLetterQueue, HandlerFailure, new_dead_letter
+from events_celery.reasons import Reason
+from events_celery.runtime import EventsRuntime
+from events_contrib.deadletter import DeadLetterQueue, HandlerFailure, new_dead_letter
 from events_contrib.retry import policy_for
 from events_contrib.settings import ContribSettings
 from events_core.report import HandlerOutcome
@@ -38,7 +39,7 @@ class ContribFailurePolicy:
             return None
         return DeadLetterQueue(self.runtime.app, self.settings.dead_letter_queue)
 
-    def on_failure(self, failure: Failure) -> str | None:
+    def on_failure(self, failure: Failure) -> Outcome | None:
         """Retry what may be retried, dead-letter the rest; see the module docstring."""
         emission = failure.emission
         handlers = {handler.ref: handler for handler in emission.handlers}
@@ -56,7 +57,7 @@ class ContribFailurePolicy:
             else:
                 dead.append(_handler_failure(outcome))
         dead.extend(
-            HandlerFailure(ref, UNREGISTERED, "", "not registered for this event here", "")
+            HandlerFailure(ref, Reason.UNREGISTERED, "", "not registered for this event here", "")
             for ref in failure.unregistered
         )
         first_failure = failure.body.meta.first_failure or time.time()
@@ -66,7 +67,11 @@ class ContribFailurePolicy:
                 if retry:
                     self._retry(failure, retry, delay, first_failure)
                 return None
-            reason = UNREGISTERED if all(item.reason == UNREGISTERED for item in dead) else FAILED
+            reason = (
+                Reason.UNREGISTERED
+                if all(item.reason == Reason.UNREGISTERED for item in dead)
+                else Reason.FAILED
+            )
             queue.add(
                 new_dead_letter(
                     emission_id=emission.id,
@@ -91,9 +96,9 @@ class ContribFailurePolicy:
                 ),
             )
             if not retry:
-                return "dead_lettered"
+                return Outcome.DEAD_LETTERED
         self._retry(failure, retry, delay, first_failure)
-        return "retried"
+        return Outcome.RETRIED
 
     def on_rejection(self, rejection: Rejection) -> bool:
         """Dead-letter a message the worker refused, with its reason."""
@@ -145,8 +150,9 @@ class ContribFailurePolicy:
             args=body.args,
             kwargs=body.kwargs,
         )
-        envelope = self.runtime.seal(failure.emission.id, failure.emission.event, retried)
-        self.runtime.send(envelope, queue, countdown=delay)
+        publisher = self.runtime.publisher
+        envelope = publisher.seal(failure.emission.id, failure.emission.event, retried)
+        publisher.send(envelope, queue, countdown=delay)
         logger.info(
             "emission %s of %s: retrying %s in %.1f s (attempt %d)",
             failure.emission.id,
@@ -162,7 +168,7 @@ def _handler_failure(outcome: HandlerOutcome) -> HandlerFailure:
     assert exc is not None
     return HandlerFailure(
         handler=outcome.handler,
-        reason=FAILED,
+        reason=Reason.FAILED,
         exception_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
         message=str(exc),
         traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),

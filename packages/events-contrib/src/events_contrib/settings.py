@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from events_celery.settings import EventsSettings
+from events_celery.settings import EventsSettings, Option
 from events_contrib.errors import ConfigurationError
 from events_contrib.retry import RetryPolicy
 from events_contrib.routing import Router
@@ -36,18 +36,21 @@ class ContribSettings:
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> ContribSettings:
-        """Validate the raw values events-celery read from `app.conf`.
+        """Build them from an app's settings, once events-celery validated each value.
 
         Raises:
-            ConfigurationError: a value of the wrong shape, naming the setting.
+            ConfigurationError: a value that does not fit with the others, naming it.
         """
+        routes = settings.value("events_routes")
         router = None
-        if settings.routes is not None:
-            router = Router.from_setting(settings.routes, default=settings.default_queue)
+        if routes is not None:
+            router = Router.from_setting(routes, default=settings.default_queue)
         return cls(
             router=router,
-            retry=_retry(settings.retry),
-            dead_letter_queue=_dead_letter_queue(settings.dead_letter, settings.default_queue),
+            retry=settings.value("events_retry"),
+            dead_letter_queue=_dead_letter_queue(
+                settings.value("events_dead_letter"), settings.default_queue
+            ),
         )
 
 
@@ -102,3 +105,25 @@ def _dead_letter_queue(value: Any, default_queue: str) -> str | None:
         "events_dead_letter",
         f"expected True, False or a mapping of options, got {type(value).__name__}",
     )
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "events_routes",
+        None,
+        "Routes of events to queues: a mapping as `Router` takes, a path to a TOML file, or a "
+        "`Router`.",
+    ),
+    Option(
+        "events_retry",
+        None,
+        "A `RetryPolicy`, or a mapping of event patterns (or classes) to policies.",
+        _retry,
+    ),
+    Option(
+        "events_dead_letter",
+        None,
+        "`True` (on, defaults), a mapping of its options, or `False`/unset (off).",
+    ),
+)
+"""The settings events-contrib declares to events-celery."""

@@ -1,4 +1,4 @@
-"""events-contrib plugs into events-celery's install: routes, failure policy, queue checks."""
+"""events-contrib as an add-on of events-celery: routes, failure policy, queue checks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from celery import Celery
 from kombu import Queue
 
 import events_celery
+import events_contrib
 from events_celery import CeleryEventEmitter
 from events_contrib import ConfigurationError, UnknownQueueError
+from events_contrib.addon import ContribAddon
 from events_contrib.policy import ContribFailurePolicy
 from events_core import EventLinker
 
@@ -41,9 +43,11 @@ def test_installing_events_celery_plugs_in_events_contrib_through_its_entry_poin
 
     runtime = events_celery.install(app)
 
-    assert "events_contrib" in runtime.addons
-    assert isinstance(runtime.failure_policy, ContribFailurePolicy)
-    assert runtime.route is not None
+    addon = runtime.addon(ContribAddon)
+    assert addon is not None
+    assert "events_contrib" in runtime.addons.names
+    assert isinstance(addon.policy, ContribFailurePolicy)
+    assert addon.router is not None
 
 
 def test_the_emitter_sends_to_the_routed_queue_unless_given_one() -> None:
@@ -83,4 +87,16 @@ def test_routes_to_declared_queues_are_accepted_when_celery_creates_no_missing_q
         task_queues=[Queue("events"), Queue("orders")],
     )
 
-    assert events_celery.install(app).route is not None
+    addon = events_celery.install(app).addon(ContribAddon)
+    assert addon is not None
+    assert addon.router is not None
+
+
+def test_installing_events_contrib_by_hand_keeps_the_one_its_entry_point_plugged_in() -> None:
+    app = app_with()
+    plugged = events_celery.install(app).addon(ContribAddon)
+
+    addon = events_contrib.install(app)
+
+    assert addon is plugged
+    assert events_celery.install(app).addons.names.count("events_contrib") == 1

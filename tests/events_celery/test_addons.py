@@ -1,0 +1,176 @@
+"""The add-on contract: hook points called in order, only on the add-ons that hook them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery import Celery, states
+
+from events_celery import CeleryEventEmitter, install
+from events_celery.addons import (
+    Addon,
+    AddonChain,
+    Delivery,
+    Failure,
+    Outcome,
+    Outgoing,
+    Rejection,
+)
+from events_celery.body import Body, Meta
+from events_celery.bootstrap import runtime_of
+from events_celery.reasons import Reason
+from events_core import EventLinker
+from events_core.emission import EventEmission, new_emission_id
+from events_core.report import EmissionReport
+
+calls: list[str] = []
+
+
+class Spy(Addon):
+    """Records each hook it is called at, under its own name."""
+
+    def __init__(self, name: str, *, takes: Outcome | None = None, rejects: bool = False) -> None:
+        self.label = name
+        self.takes = takes
+        self.rejects = rejects
+
+    @property  # type: ignore[override]
+    def name(self) -> str:  # type: ignore[override]
+        return self.label
+
+    def before_publish(self, outgoing: Outgoing) -> None:
+        calls.append(f"{self.label}.before_publish")
+
+    def before_run(self, delivery: Delivery) -> None:
+        calls.append(f"{self.label}.before_run")
+
+    def after_run(self, delivery: Delivery, report: EmissionReport) -> None:
+        calls.append(f"{self.label}.after_run:{'ok' if report.ok else 'failed'}")
+
+    def on_failure(self, failure: Failure) -> Outcome | None:
+        calls.append(f"{self.label}.on_failure")
+        return self.takes
+
+    def on_rejection(self, rejection: Rejection) -> bool:
+        calls.append(f"{self.label}.on_rejection:{rejection.reason}")
+        return self.rejects
+
+
+class Quiet(Addon):
+    """Hooks nothing."""
+
+    name = "quiet"
+
+
+@pytest.fixture(autouse=True)
+def _forget_calls() -> Any:
+    calls.clear()
+    yield
+    calls.clear()
+
+
+def test_each_hook_is_called_on_every_add_on_in_order() -> None:
+    chain = AddonChain([Spy("a"), Quiet(), Spy("b")])
+    emission = EventEmission("OrderPlaced")
+
+    chain.before_publish(Outgoing(emission))
+
+    assert calls == ["a.before_publish", "b.before_publish"]
+    assert chain.names == ("a", "quiet", "b")
+
+
+def test_failure_goes_to_add_ons_in_order_until_one_takes_it() -> None:
+    chain = AddonChain([Spy("a"), Spy("b", takes=Outcome.RETRIED), Spy("c")])
+
+    outcome = chain.on_failure(None)  # type: ignore[arg-type]
+
+    assert outcome is Outcome.RETRIED
+    assert calls == ["a.on_failure", "b.on_failure"]
+
+
+def test_a_failure_no_add_on_takes_has_no_outcome() -> None:
+    assert AddonChain([Spy("a"), Quiet()]).on_failure(None) is None  # type: ignore[arg-type]
+
+
+def test_an_add_on_that_hooks_nothing_makes_publishing_plain() -> None:
+    assert AddonChain([Quiet()]).publishes_plainly
+    assert not AddonChain([Quiet(), Spy("a")]).publishes_plainly
+
+
+def test_outcomes_and_reasons_read_as_their_values() -> None:
+    assert f"{Outcome.DEAD_LETTERED}" == "dead_lettered"
+    assert str(Reason.SIGNATURE) == "signature"
+    assert Reason("unregistered") is Reason.UNREGISTERED
+
+
+class Shop(EventLinker):
+    """Handlers of the task tests below."""
+
+
+def fine(order_id: int) -> None:
+    calls.append(f"fine:{order_id}")
+
+
+def broken(order_id: int) -> None:
+    calls.append(f"broken:{order_id}")
+    raise ValueError("order is invalid")
+
+
+Shop.subscribe("order.placed", event_callback=fine)
+Shop.subscribe("order.broken", event_callback=broken)
+
+
+def eager_app(*addons: Addon) -> Celery:
+    app = Celery("addons-test", broker="memory://", set_as_current=False)
+    app.conf.task_always_eager = True
+    install(app, addons=addons)
+    return app
+
+
+def test_the_task_calls_the_hooks_around_a_successful_emission() -> None:
+    app = eager_app(Spy("a"), Spy("b"))
+
+    CeleryEventEmitter(app, linker=Shop).emit("order.placed", 7)
+
+    assert calls == [
+        "a.before_publish",
+        "b.before_publish",
+        "a.before_run",
+        "b.before_run",
+        "fine:7",
+        "a.after_run:ok",
+        "b.after_run:ok",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "state"),
+    [(Outcome.DEAD_LETTERED, states.REJECTED), (Outcome.RETRIED, states.RETRY)],
+)
+def test_the_outcome_an_add_on_picks_decides_the_task_state(outcome: Outcome, state: str) -> None:
+    app = eager_app(Spy("a"), Spy("b", takes=outcome), Spy("c"))
+    body = Body(
+        kind="name",
+        linker=Shop.path(),
+        handlers=(f"{__name__}:broken",),
+        timestamp=1718000000.0,
+        headers={},
+        meta=Meta(queue="events"),
+        args=(1,),
+        kwargs={},
+    )
+    envelope = runtime_of(app).publisher.seal(new_emission_id(), "order.broken", body)
+
+    result = app.tasks["events.execute"].apply(args=(envelope.to_message(),))
+
+    assert result.state == state
+    assert calls[-3:] == ["c.after_run:failed", "a.on_failure", "b.on_failure"]
+
+
+def test_a_refused_message_goes_to_on_rejection_with_its_reason() -> None:
+    app = eager_app(Spy("a"), Spy("b", rejects=True), Spy("c"))
+
+    app.tasks["events.execute"].apply(args=({"not": "an envelope"},))
+
+    assert calls == ["a.on_rejection:malformed", "b.on_rejection:malformed"]
