@@ -194,14 +194,16 @@ def start_worker(
     app_module: str = "tests.integration.worker_app",
     extra_env: dict[str, str] | None = None,
 ) -> WorkerProcess:
-    """Start a worker consuming `queues` with the given settings."""
+    """Start a worker consuming `queues` (no `-Q` when empty) with the given settings."""
     env = worker_env(broker_url, conf, record_key)
     env.update(extra_env or {})
     command = [
         sys.executable, "-m", "celery", "-A", app_module, "worker", "-l", "INFO",
-        "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",
+        "-c", str(concurrency), "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if queues:
+        command += ["-Q", ",".join(queues)]
     log = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -10,6 +10,7 @@ import json
 import os
 
 from celery import Celery
+from kombu import Queue
 
 import events_celery
 from events_contrib import Backoff, RetryPolicy
@@ -23,4 +24,6 @@ if "ITEST_RETRY" in os.environ:
         max_attempts=retry["max_attempts"],
         backoff=Backoff(initial=retry["initial"], factor=retry["factor"], jitter=False),
     )
+if "ITEST_TASK_QUEUES" in os.environ:
+    app.conf.task_queues = [Queue(name) for name in json.loads(os.environ["ITEST_TASK_QUEUES"])]
 events_celery.install(app)

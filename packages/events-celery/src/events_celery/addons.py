@@ -152,6 +152,10 @@ class Addon:
             ConfigurationError: a setting that does not fit with the others.
         """
 
+    def destinations(self) -> frozenset[str]:
+        """Queues this add-on sends emissions to, beside `events_default_queue`."""
+        return frozenset()
+
     def before_publish(self, outgoing: Outgoing) -> None:
         """Change where or with what bookkeeping an emission is published."""
 
@@ -203,6 +207,10 @@ class AddonChain:
     def names(self) -> tuple[str, ...]:
         """The add-ons' names, in order."""
         return tuple(addon_name(addon) for addon in self.addons)
+
+    def destinations(self) -> frozenset[str]:
+        """Every queue the add-ons send emissions to."""
+        return frozenset().union(*(addon.destinations() for addon in self.addons))
 
     @property
     def publishes_plainly(self) -> bool:

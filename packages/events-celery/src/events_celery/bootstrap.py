@@ -18,6 +18,7 @@ from celery import Celery
 from events_celery.addons import ADDONS_GROUP, Addon, AddonChain, addon_name
 from events_celery.errors import ConfigurationError
 from events_celery.publisher import Publisher
+from events_celery.queues import route_and_declare
 from events_celery.runtime import RUNTIME_ATTRIBUTE, EventsRuntime
 from events_celery.settings import EventsSettings
 from events_celery.task import register_task
@@ -84,6 +85,7 @@ def install(
         runtime.addons = chain
         for addon in chain.addons:
             addon.setup(runtime)
+        route_and_declare(runtime)
         return runtime
 
 

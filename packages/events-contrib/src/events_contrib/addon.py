@@ -38,6 +38,10 @@ class ContribAddon(Addon):
         self.router = settings.router
         self.policy = ContribFailurePolicy(runtime, settings)
 
+    def destinations(self) -> frozenset[str]:
+        """The queues routes name, the router's default included."""
+        return frozenset() if self.router is None else self.router.queues()
+
     def before_publish(self, outgoing: Outgoing) -> None:
         """Pick the routed queue, unless the emitter was given one."""
         if self.router is None or outgoing.fixed:
