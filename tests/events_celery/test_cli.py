@@ -3,7 +3,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from celery import Celery
 
+import events_celery
 from events_celery.cli import build_parser, main
 
 
@@ -142,3 +144,34 @@ def test_the_log_level_defaults_to_info() -> None:
     assert options.loglevel == "INFO"
     assert options.queues is None
     assert options.concurrency is None
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"events-celery {events_celery.__version__}"
+
+
+def test_health_of_an_app_that_cannot_be_loaded_exits_with_2_naming_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["health", "-A", "no_such_module_for_events_tests"])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("events-celery: -A: cannot load a Celery app from")
+
+
+def test_health_with_no_worker_exits_with_1_and_one_line_saying_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = main(["health", "-A", "tests.events_celery.test_cli:memory_app", "--timeout", "0.2"])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == "events-celery: unhealthy: no worker answered; none consumes 'events'\n"
+
+
+memory_app = Celery("health-test", broker="memory://", set_as_current=False)

@@ -60,6 +60,7 @@ class Publisher:
                 queue=queue,
                 task_id=envelope.id,
                 countdown=countdown,
+                shadow=envelope.event,
                 argsrepr=f"({envelope.event!r}, {envelope.id!r})",
                 kwargsrepr="{}",
                 retry=True,

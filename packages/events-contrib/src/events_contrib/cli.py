@@ -16,12 +16,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from celery import Celery
-from celery.app.utils import find_app
-
 from events_celery.errors import PublishError
+from events_celery.loading import load_app
 from events_contrib.deadletter import DeadLetter, DeadLetterQueue
-from events_contrib.errors import ConfigurationError, DeadLetterNotFoundError
+from events_contrib.errors import DeadLetterNotFoundError
 from events_core.errors import EventsError
 
 OK, NOT_FOUND, USAGE, BROKER = 0, 1, 2, 3
@@ -76,17 +74,6 @@ def _status_of(error: EventsError) -> int:
     if isinstance(error, PublishError):
         return BROKER
     return USAGE
-
-
-def load_app(spec: str) -> Celery:
-    """Import the Celery app named by the operator (`module` or `module:attribute`)."""
-    try:
-        app = find_app(spec.replace(":", ".", 1) if ":" in spec else spec)
-    except Exception as exc:
-        raise ConfigurationError("-A", f"cannot load a Celery app from {spec!r}: {exc}") from exc
-    if not isinstance(app, Celery):
-        raise ConfigurationError("-A", f"{spec!r} is not a Celery app")
-    return app
 
 
 def run(options: argparse.Namespace, queue: DeadLetterQueue, stdin: TextIO) -> int:
