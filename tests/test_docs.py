@@ -59,3 +59,15 @@ class Example(EventLinker):
 
 def noted() -> None:
     """A handler that does nothing."""
+
+
+MIGRATION = DOCS / "guides" / "migrating-from-pyventus.md"
+MIGRATION_EXAMPLE = ROOT / "examples" / "migrating-from-pyventus"
+
+
+def test_the_migration_guide_shows_the_after_files_of_its_example_to_the_letter() -> None:
+    blocks = {match["name"]: match["code"] for match in BLOCK.finditer(MIGRATION.read_text())}
+    files = {path.name: path.read_text() for path in MIGRATION_EXAMPLE.glob("*.py")}
+
+    assert set(files) == {"event_handlers.py", "worker.py", "main.py"}
+    assert {name: blocks.get(name) for name in files} == files
