@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from events_celery.body import Body, Meta, decode_body, read_frame
-from events_celery.codec import TypeKind
+from events_celery.classpath import TypeKind
 from events_celery.errors import DecodeError, EncodeError
 
 

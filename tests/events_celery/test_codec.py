@@ -18,14 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events_celery.classpath import TypeKind, loaded_type
 from events_celery.codec import (
     MAX_DEPTH,
-    TypeKind,
     decode_json,
     decode_pickle,
     encode_json,
     encode_pickle,
-    loaded_type,
 )
 from events_celery.errors import DecodeError, EncodeError
 
@@ -559,20 +558,6 @@ def test_an_exception_whose_constructor_raises_is_refused() -> None:
     error = expect_decode_error(data, path(NeedsTwo))
     assert isinstance(error.__cause__, TypeError)
     expect_decode_error({"__t": "exception", "c": path(NeedsTwo), "v": {}}, "list of args")
-
-
-# loaded_type
-
-
-def test_loaded_type_walks_dotted_qualnames() -> None:
-    assert loaded_type(f"{HERE}:Outer.Inner", "dataclass") is Outer.Inner
-    assert loaded_type(path(Priority), "enum") is Priority
-    assert loaded_type("json.decoder:JSONDecodeError", "exception") is json.JSONDecodeError
-
-
-def test_loaded_type_refuses_a_class_of_another_kind() -> None:
-    with pytest.raises(DecodeError, match="is not an Enum"):
-        loaded_type(path(Point), "enum")
 
 
 # pickle

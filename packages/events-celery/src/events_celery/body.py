@@ -13,13 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from events_celery.codec import (
-    TypeResolver,
-    decode_json,
-    decode_pickle,
-    encode_json,
-    encode_pickle,
-)
+from events_celery.classpath import TypeResolver
+from events_celery.codec import decode_json, decode_pickle, encode_json, encode_pickle
 from events_celery.errors import DecodeError, EncodeError
 
 KINDS = ("name", "class")

@@ -17,35 +17,24 @@ import dataclasses
 import math
 import pickle
 import re
-import sys
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
+from events_celery.classpath import KIND_NAMES, TypeKind, TypeResolver, is_class_path, is_kind
 from events_celery.errors import DecodeError, EncodeError
 
 __all__ = [
-    "TypeKind",
-    "TypeResolver",
     "encode_json",
     "decode_json",
-    "loaded_type",
     "encode_pickle",
     "decode_pickle",
     "MAX_DEPTH",
     "PICKLE_PROTOCOL",
 ]
-
-TypeKind = Literal["dataclass", "exception", "enum"]
-"""What kind of class a message claims a class path names."""
-
-TypeResolver = Callable[[str, TypeKind], type]
-"""Given an import path `module:QualName` and what kind of type the message claims, return the
-class, or raise `DecodeError`. Resolvers never import anything."""
 
 MAX_DEPTH = 100
 """Deepest nesting of containers, dataclasses, enums and exceptions either direction accepts."""
@@ -55,8 +44,6 @@ PICKLE_PROTOCOL = 5
 
 _TAG = "__t"
 _KINDS: dict[str, TypeKind] = {"enum": "enum", "dataclass": "dataclass", "exception": "exception"}
-_KIND_NAMES = {"dataclass": "a dataclass", "exception": "an Exception subclass", "enum": "an Enum"}
-_PATH = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*:[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 # Ints beyond 64 bits are tagged: other JSON readers lose their precision, and Python refuses to
 # print ints of more than 4300 digits, which hex text avoids.
 _INT_LIMIT = 2**63
@@ -150,38 +137,6 @@ def decode_json(data: Any, resolve: TypeResolver) -> Any:
             or that is not of the kind claimed, or holds values that class refuses.
     """
     return _decode(data, resolve, 0)
-
-
-def loaded_type(path: str, kind: TypeKind) -> type:
-    """Resolve `path` among already-imported modules; a `TypeResolver` for trusted tooling.
-
-    Args:
-        path: `module:QualName`, where QualName may be dotted (`module:Outer.Inner`).
-        kind: The kind the class must be.
-
-    Returns:
-        The class.
-
-    Raises:
-        DecodeError: The path is malformed, its module is not imported, a name along it is
-            missing, or what it names is not a class of that kind.
-    """
-    if not _PATH.fullmatch(path):
-        raise DecodeError(f"class path {_short(path)} is not of the form 'module:QualName'")
-    module_name, qualname = path.split(":")
-    module = sys.modules.get(module_name)
-    if module is None:
-        raise DecodeError(f"{kind} {path!r}: module {module_name!r} is not imported")
-    found: object = module
-    for name in qualname.split("."):
-        # vars() rather than getattr: no module __getattr__, descriptor or property runs.
-        found = vars(found).get(name) if isinstance(found, (ModuleType, type)) else None
-        if found is None:
-            raise DecodeError(f"{kind} {path!r}: {name!r} not found")
-    if not _is_kind(found, kind):
-        raise DecodeError(f"{kind} {path!r} is not {_KIND_NAMES[kind]}")
-    assert isinstance(found, type)
-    return found
 
 
 def encode_pickle(value: Any) -> str:
@@ -287,7 +242,7 @@ def _key_at(where: str, key: object) -> str:
 
 def _class_path(cls: type, where: str) -> str:
     path = f"{cls.__module__}:{cls.__qualname__}"
-    if not _PATH.fullmatch(path):
+    if not is_class_path(path):
         problem = f"class {path} cannot be found by import path (defined in a function?)"
         raise EncodeError(where or "value", problem)
     return path
@@ -399,7 +354,7 @@ def _check_fields(cls: type, path: str, given: dict[str, Any]) -> None:
 
 
 def _resolve(path: Any, kind: TypeKind, resolve: TypeResolver) -> type:
-    if not isinstance(path, str) or not _PATH.fullmatch(path):
+    if not is_class_path(path):
         raise DecodeError(f"{kind} class path {_short(path)} is not of the form 'module:QualName'")
     if kind == "exception" and path in _BUILTIN_EXCEPTIONS:
         return _BUILTIN_EXCEPTIONS[path]
@@ -409,17 +364,9 @@ def _resolve(path: Any, kind: TypeKind, resolve: TypeResolver) -> type:
         raise
     except Exception as exc:
         raise DecodeError(f"{kind} {path!r} could not be resolved ({type(exc).__name__})") from exc
-    if not _is_kind(cls, kind):
-        raise DecodeError(f"{kind} {path!r} resolved to something that is not {_KIND_NAMES[kind]}")
+    if not is_kind(cls, kind):
+        raise DecodeError(f"{kind} {path!r} resolved to something that is not {KIND_NAMES[kind]}")
     return cls
-
-
-def _is_kind(obj: object, kind: TypeKind) -> bool:
-    if not isinstance(obj, type):
-        return False
-    if kind == "dataclass":
-        return dataclasses.is_dataclass(obj)
-    return issubclass(obj, Exception if kind == "exception" else Enum)
 
 
 def _names(names: list[str]) -> str:
