@@ -22,6 +22,7 @@ from events_celery.errors import (
     MalformedEnvelopeError,
     PublishError,
     SignatureError,
+    UnknownCodecError,
     UnregisteredError,
 )
 from events_celery.runtime import install
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "PublishError",
     "EncodeError",
+    "UnknownCodecError",
     "EnvelopeError",
     "MalformedEnvelopeError",
     "SignatureError",

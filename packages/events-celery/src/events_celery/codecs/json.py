@@ -1,8 +1,8 @@
-"""Payload codecs for an envelope's body: tagged JSON, and pickle for those who opt in.
+"""The json codec, the default: `args` and `kwargs` as tagged JSON.
 
-The json codec keeps plain JSON as it is and writes what JSON lacks as a tag: an object whose
-reserved key `"__t"` names the type, with the value under `"v"` and, for classes, the class's
-import path under `"c"`. Decoding never imports: class paths go to a `TypeResolver`.
+Plain JSON stays as it is; what JSON lacks is written as a tag: an object whose reserved key
+`"__t"` names the type, with the value under `"v"` and, for classes, the class's import path
+under `"c"`. Decoding never imports: class paths go to a `TypeResolver`.
 
 ```python
 encode_json((1, b"hi"))  # {"__t": "tuple", "v": [1, {"__t": "bytes", "v": "aGk="}]}
@@ -15,9 +15,8 @@ import base64
 import builtins
 import dataclasses
 import math
-import pickle
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -28,19 +27,14 @@ from events_celery.classpath import KIND_NAMES, TypeKind, TypeResolver, is_class
 from events_celery.errors import DecodeError, EncodeError
 
 __all__ = [
+    "JsonCodec",
     "encode_json",
     "decode_json",
-    "encode_pickle",
-    "decode_pickle",
     "MAX_DEPTH",
-    "PICKLE_PROTOCOL",
 ]
 
 MAX_DEPTH = 100
 """Deepest nesting of containers, dataclasses, enums and exceptions either direction accepts."""
-
-PICKLE_PROTOCOL = 5
-"""Pickle protocol of the pickle codec (every supported Python reads it)."""
 
 _TAG = "__t"
 _KINDS: dict[str, TypeKind] = {"enum": "enum", "dataclass": "dataclass", "exception": "exception"}
@@ -139,31 +133,55 @@ def decode_json(data: Any, resolve: TypeResolver) -> Any:
     return _decode(data, resolve, 0)
 
 
-def encode_pickle(value: Any) -> str:
-    """Pickle `value` (protocol `PICKLE_PROTOCOL`) and return it as base64 text.
+class JsonCodec:
+    """The default codec: the body's `args` (a list) and `kwargs` (an object), tagged JSON.
 
-    Raises:
-        EncodeError: `value` cannot be pickled.
+    Safe to decode from anyone: a class is rebuilt only if the worker's `TypeResolver`
+    returns it.
     """
+
+    name = "json"
+    unsafe = False
+
+    def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the body fields `args` and `kwargs`.
+
+        Raises:
+            EncodeError: a value the codec cannot carry, `where` starting at `args` or
+                `kwargs` (`args[0].items[2]`).
+        """
+        return {
+            "args": _payload(list(args), "args") if args else [],
+            "kwargs": _payload(dict(kwargs), "kwargs"),
+        }
+
+    def decode(
+        self, fields: Mapping[str, Any], resolve: TypeResolver | None
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Read `args` and `kwargs` from the body's fields, classes through `resolve`.
+
+        Raises:
+            DecodeError: no resolver, fields of the wrong shape, or a payload `decode_json`
+                refuses.
+        """
+        if resolve is None:
+            raise DecodeError("decoding a json body needs a type resolver")
+        raw_args, raw_kwargs = fields.get("args"), fields.get("kwargs")
+        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
+            raise DecodeError("body fields 'args' and 'kwargs' must be a list and an object")
+        args = decode_json(raw_args, resolve)
+        kwargs = decode_json(raw_kwargs, resolve)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise DecodeError("decoded 'args' and 'kwargs' must be a list and a mapping")
+        return tuple(args), kwargs
+
+
+def _payload(value: Any, where: str) -> Any:
     try:
-        data = pickle.dumps(value, protocol=PICKLE_PROTOCOL)
-    except Exception as exc:
-        raise EncodeError("value", f"cannot be pickled ({type(exc).__name__}: {exc})") from exc
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode_pickle(text: str) -> Any:
-    """Unpickle base64 `text`. Call only after the envelope's signature was verified.
-
-    Raises:
-        DecodeError: `text` is not base64 or not a pickle this process can load.
-    """
-    try:
-        data = base64.b64decode(text, validate=True)
-        # Unpickling runs code: the caller has verified the envelope's signature first.
-        return pickle.loads(data)  # noqa: S301
-    except Exception as exc:
-        raise DecodeError(f"pickle body cannot be loaded ({type(exc).__name__})") from exc
+        return encode_json(value)
+    except EncodeError as exc:
+        path = where if exc.where == "value" else f"{where}{exc.where}"
+        raise EncodeError(path, exc.problem) from exc
 
 
 def _encode(value: Any, where: str, depth: int, active: set[int]) -> Any:
