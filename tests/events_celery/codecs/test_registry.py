@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from events_celery import codecs
-from events_celery.classpath import TypeResolver
 from events_celery.codecs import CodecRegistry
 from events_celery.codecs.json import JsonCodec
 from events_celery.codecs.pickle import PickleCodec
 from events_celery.errors import ConfigurationError, UnknownCodecError
-
-
-class ReprCodec:
-    """A toy codec: the payload as its repr (never decoded)."""
-
-    name = "repr"
-    unsafe = False
-
-    def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        return {"repr": repr((args, kwargs))}
-
-    def decode(
-        self, fields: Mapping[str, Any], resolve: TypeResolver | None
-    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        raise NotImplementedError
+from tests.events_celery.conftest import PlainJsonCodec
 
 
 def test_json_and_pickle_are_registered_in_that_order() -> None:
@@ -53,16 +37,16 @@ def test_membership_is_by_registered_name_and_never_raises() -> None:
 
 def test_a_registered_codec_is_found_by_name_until_unregistered() -> None:
     registry = CodecRegistry()
-    codec = ReprCodec()
+    codec = PlainJsonCodec("plain")
 
     registry.register(codec)
 
-    assert registry.get("repr") is codec
-    assert registry.names() == ("repr",)
-    registry.unregister("repr")
+    assert registry.get("plain") is codec
+    assert registry.names() == ("plain",)
+    registry.unregister("plain")
     assert registry.names() == ()
     with pytest.raises(UnknownCodecError, match="registered: none"):
-        registry.get("repr")
+        registry.get("plain")
 
 
 def test_a_name_cannot_be_registered_twice() -> None:
@@ -70,24 +54,22 @@ def test_a_name_cannot_be_registered_twice() -> None:
         codecs.register(JsonCodec())
 
 
-def test_a_codec_needs_a_name() -> None:
-    nameless = ReprCodec()
-    nameless.name = ""
-
+@pytest.mark.parametrize("name", ["", None, 5])
+def test_a_codec_needs_a_name(name: Any) -> None:
     with pytest.raises(ConfigurationError, match="name must be a string"):
-        CodecRegistry().register(nameless)
+        CodecRegistry().register(PlainJsonCodec(name))
 
 
 def test_unregistering_an_unknown_name_raises() -> None:
     with pytest.raises(UnknownCodecError):
-        CodecRegistry().unregister("repr")
+        CodecRegistry().unregister("plain")
 
 
 def test_the_module_functions_use_the_default_registry() -> None:
-    codecs.register(ReprCodec())
+    codecs.register(PlainJsonCodec("plain"))
     try:
-        assert codecs.names() == ("json", "pickle", "repr")
-        assert codecs.get("repr").encode((1,), {}) == {"repr": "((1,), {})"}
+        assert codecs.names() == ("json", "pickle", "plain")
+        assert codecs.get("plain").encode((1,), {}) == {"plain": "[[1], {}]"}
     finally:
-        codecs.unregister("repr")
-    assert "repr" not in codecs.registry
+        codecs.unregister("plain")
+    assert "plain" not in codecs.registry

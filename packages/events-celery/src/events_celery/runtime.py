@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from celery import Celery
 
 from events_celery.body import Body
-from events_celery.envelope import Codec, Envelope
+from events_celery.envelope import Envelope
 from events_celery.errors import ConfigurationError, EnvelopeError, PublishError
 from events_celery.settings import EventsSettings
 from events_core.emission import EventEmission
@@ -119,7 +119,7 @@ class EventsRuntime:
         Raises:
             EncodeError: a payload value the codec cannot carry.
         """
-        codec: Codec = "pickle" if self.settings.serializer == "pickle" else "json"
+        codec = self.settings.serializer
         envelope = Envelope(id=emission_id, event=event, codec=codec, body=body.encode(codec))
         return envelope.signed_with(self.settings.keyring)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from events_celery import codecs
 from events_celery.errors import ConfigurationError
 from events_celery.signing import Keyring
 
@@ -22,7 +23,7 @@ DEFAULT_QUEUE = "events"
 """Queue that emissions go to when neither the emitter nor a route names one."""
 
 DEFAULT_SERIALIZER = "json"
-"""Body codec used unless `events_serializer` opts into `"pickle"`."""
+"""Body codec used unless `events_serializer` names another (`"pickle"`)."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,18 @@ def _queue_name(value: Any) -> str:
 
 
 def _serializer(value: Any) -> str:
-    if value not in ("json", "pickle"):
+    if value not in codecs.registry:
         raise ConfigurationError(
-            "events_serializer", f"expected 'json' or 'pickle', got {value!r}"
+            "events_serializer", f"expected {_choices(codecs.names())}, got {value!r}"
         )
     return str(value)
+
+
+def _choices(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 OPTIONS: Mapping[str, Option] = {
@@ -62,8 +70,9 @@ OPTIONS: Mapping[str, Option] = {
         Option(
             "events_serializer",
             DEFAULT_SERIALIZER,
-            '"json" (default) or "pickle"; pickle needs a signing key and trusts whoever '
-            "holds it.",
+            '"json" (default), "pickle", or another codec registered in '
+            "`events_celery.codecs`; pickle, being unsafe, needs a signing key and trusts "
+            "whoever holds it.",
             _serializer,
         ),
         Option(
@@ -122,13 +131,24 @@ class EventsSettings:
                 value = option.check(value)
             values[name.removeprefix(PREFIX)] = value
         values["keyring"] = values.pop("signing_key")
-        if values["serializer"] == "pickle" and values["keyring"] is None:
+        serializer = values["serializer"]
+        if codecs.get(serializer).unsafe and values["keyring"] is None:
             raise ConfigurationError(
                 "events_serializer",
-                "the pickle codec needs events_signing_key: a worker must never unpickle "
-                "unsigned messages",
+                f"the {serializer} codec needs events_signing_key: a worker must never "
+                f"decode unsigned {serializer} messages",
             )
         return cls(**values)
+
+    def accepts(self, codec: str) -> bool:
+        """Whether a worker with these settings decodes bodies of the codec named `codec`.
+
+        A safe registered codec, always; an unsafe one (pickle) only when
+        `events_serializer` names it.
+        """
+        return codec == self.serializer or (
+            codec in codecs.registry and not codecs.get(codec).unsafe
+        )
 
 
 def _unknown_key_problem(key: str, namespace: str | None) -> str:
