@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,3 +160,29 @@ def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
         args=tuple(args),
         kwargs=kwargs,
     )
+
+
+def rewrite_for_replay(
+    text: str, *, replayed_from: str, handlers: Sequence[str] | None = None
+) -> str:
+    """Return a body's text as a replay of dead letter `replayed_from` sends it.
+
+    The payload stays as it is, whatever the codec, and is not decoded. Meta starts again at
+    attempt 1 with no first failure and records `replayed_from`; its queue and other keys
+    are kept.
+
+    Args:
+        text: the body of the dead-lettered envelope.
+        replayed_from: the dead letter's id.
+        handlers: refs replacing the body's handler list; None keeps the list as it is.
+
+    Raises:
+        DecodeError: `text` is not a well-formed body.
+    """
+    data = read_frame(text)
+    meta = Meta.from_json(data.get("meta"))
+    if handlers is not None:
+        data["handlers"] = list(handlers)
+    extra = {**meta.extra, "replayed_from": replayed_from}
+    data["meta"] = Meta(attempt=1, queue=meta.queue, first_failure=None, extra=extra).to_json()
+    return _COMPACT.encode(data)
