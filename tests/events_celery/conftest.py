@@ -7,14 +7,17 @@ gets a default queue no other test uses.
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from queue import Empty
 from typing import Any
 
 import pytest
 from celery import Celery
 
+from events_celery import codecs
+from events_celery.classpath import TypeResolver
 from events_core import EventLinker
 
 _numbers = itertools.count(1)
@@ -68,3 +71,36 @@ def drain(app: Celery) -> Callable[[str], list[tuple[Any, dict[str, Any]]]]:
         return found
 
     return read
+
+
+class PlainJsonCodec:
+    """A codec for tests: args and kwargs as plain JSON text in one body field."""
+
+    def __init__(self, name: str, unsafe: bool = False) -> None:
+        self.name = name
+        self.unsafe = unsafe
+
+    def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.name: json.dumps([list(args), dict(kwargs)])}
+
+    def decode(
+        self, fields: Mapping[str, Any], resolve: TypeResolver | None
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args, kwargs = json.loads(fields[self.name])
+        return tuple(args), kwargs
+
+
+@pytest.fixture
+def register_codec() -> Iterator[Callable[..., PlainJsonCodec]]:
+    """Register `PlainJsonCodec(name, unsafe)` codecs for one test; unregistered after it."""
+    added: list[str] = []
+
+    def register(name: str, *, unsafe: bool = False) -> PlainJsonCodec:
+        codec = PlainJsonCodec(name, unsafe)
+        codecs.register(codec)
+        added.append(name)
+        return codec
+
+    yield register
+    for name in added:
+        codecs.unregister(name)

@@ -4,6 +4,7 @@ import base64
 import json
 import pickle
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -12,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from events_celery.body import Body, Meta, decode_body, read_frame
-from events_celery.codec import TypeKind
-from events_celery.errors import DecodeError, EncodeError
+from events_celery.body import Body, Meta, decode_body, read_frame, rewrite_for_replay
+from events_celery.classpath import TypeKind
+from events_celery.errors import DecodeError, EncodeError, UnknownCodecError
 
 
 class Color(Enum):
@@ -362,3 +363,77 @@ def test_changing_the_payload_changes_the_text() -> None:
     original = body()
 
     assert replace(original, args=(2,)).encode("json") != original.encode("json")
+
+
+@pytest.mark.parametrize("codec", ["yaml", ""])
+def test_a_codec_name_that_is_not_registered_is_refused_both_ways(codec: str) -> None:
+    with pytest.raises(UnknownCodecError, match=repr(codec)):
+        body().encode(codec)
+    with pytest.raises(UnknownCodecError, match=repr(codec)):
+        decode_body(body().encode("json"), codec, resolve)
+
+
+def test_a_body_in_a_registered_codec_survives_encoding_and_decoding(
+    register_codec: Callable[..., object],
+) -> None:
+    register_codec("plain")
+    sent = body(args=(1, "two"), kwargs={"n": [3]})
+
+    text = sent.encode("plain")
+
+    assert json.loads(text)["plain"] == '[[1, "two"], {"n": [3]}]'
+    assert decode_body(text, "plain", None) == sent
+
+
+# a replay's body
+
+
+@pytest.mark.parametrize("codec", ["json", "pickle"])
+def test_a_replayed_body_starts_again_at_attempt_one_with_the_payload_untouched(
+    codec: str,
+) -> None:
+    sent = body(meta=Meta(attempt=3, queue="orders", first_failure=5.0, extra={"x": 1}))
+    original = json.loads(sent.encode(codec))
+
+    replayed = json.loads(rewrite_for_replay(sent.encode(codec), replayed_from="d1"))
+
+    assert replayed["meta"] == {
+        "x": 1,
+        "replayed_from": "d1",
+        "attempt": 1,
+        "queue": "orders",
+        "first_failure": None,
+    }
+    assert {k: v for k, v in replayed.items() if k != "meta"} == {
+        k: v for k, v in original.items() if k != "meta"
+    }
+
+
+def test_a_replayed_body_runs_the_handlers_it_is_given() -> None:
+    text = rewrite_for_replay(body().encode("json"), replayed_from="d1", handlers=["shop:x"])
+
+    received = decode_body(text, "json", resolve)
+
+    assert received.handlers == ("shop:x",)
+    assert (received.args, received.kwargs) == (body().args, body().kwargs)
+
+
+def test_a_body_replayed_twice_names_the_last_dead_letter() -> None:
+    once = rewrite_for_replay(body().encode("json"), replayed_from="d1")
+
+    twice = rewrite_for_replay(once, replayed_from="d2")
+
+    assert decode_body(twice, "json", resolve).meta.extra == {"replayed_from": "d2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[]", "must be a JSON object"),
+        (frame(meta=...), "'meta' must be an object"),
+        (frame(meta={"attempt": 0, "queue": "q"}), "'attempt' must be a positive integer"),
+    ],
+)
+def test_a_malformed_body_cannot_be_replayed(text: str, problem: str) -> None:
+    with pytest.raises(DecodeError, match=problem):
+        rewrite_for_replay(text, replayed_from="d1")

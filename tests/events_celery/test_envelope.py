@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +40,15 @@ def test_a_message_has_exactly_the_wire_fields() -> None:
         "body": "{}",
         "sig": SIG,
     }
+
+
+def test_a_message_may_name_any_registered_codec(
+    register_codec: Callable[..., object],
+) -> None:
+    register_codec("plain")
+
+    assert Envelope.parse(message(codec="plain")).codec == "plain"
+    assert Envelope.parse(message(codec="pickle")).codec == "pickle"
 
 
 def test_a_message_survives_json() -> None:

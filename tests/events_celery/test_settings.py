@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from celery import Celery
 
-from events_celery import install
+from events_celery import codecs, install
 from events_celery.errors import ConfigurationError
 from events_celery.settings import (
     DEFAULT_QUEUE,
@@ -159,6 +160,17 @@ def test_a_serializer_other_than_json_or_pickle_is_refused(value: Any) -> None:
 
     assert caught.value.setting == "events_serializer"
     assert repr(value) in str(caught.value)
+    assert "expected 'json' or 'pickle'" in str(caught.value)
+
+
+def test_the_serializer_may_name_any_registered_codec_and_errors_list_them(
+    register_codec: Callable[..., object],
+) -> None:
+    register_codec("plain")
+
+    assert EventsSettings.from_conf({"events_serializer": "plain"}).serializer == "plain"
+    with pytest.raises(ConfigurationError, match="expected 'json', 'pickle' or 'plain'"):
+        EventsSettings.from_conf({"events_serializer": "yaml"})
 
 
 @pytest.mark.parametrize("value", ["", "   ", 5, b"events", ["events"], True])
@@ -184,6 +196,38 @@ def test_pickle_without_a_signing_key_is_refused() -> None:
 
     assert caught.value.setting == "events_serializer"
     assert "events_signing_key" in str(caught.value)
+    assert "never decode unsigned pickle messages" in str(caught.value)
+
+
+def test_any_unsafe_codec_without_a_signing_key_is_refused(
+    register_codec: Callable[..., object],
+) -> None:
+    register_codec("risky", unsafe=True)
+
+    with pytest.raises(ConfigurationError, match="the risky codec needs events_signing_key"):
+        EventsSettings.from_conf({"events_serializer": "risky"})
+
+
+@pytest.mark.parametrize(
+    ("serializer", "key", "accepted"),
+    [
+        ("json", None, {"json", "plain"}),
+        ("json", "k", {"json", "plain"}),
+        ("pickle", "k", {"json", "pickle", "plain"}),
+        ("risky", "k", {"json", "plain", "risky"}),
+        ("plain", None, {"json", "plain"}),
+    ],
+)
+def test_a_worker_accepts_every_safe_codec_and_only_the_unsafe_one_it_names(
+    register_codec: Callable[..., object], serializer: str, key: str | None, accepted: set[str]
+) -> None:
+    register_codec("plain")
+    register_codec("risky", unsafe=True)
+    settings = EventsSettings.from_conf(
+        {"events_serializer": serializer, "events_signing_key": key}
+    )
+
+    assert {name for name in (*codecs.names(), "yaml") if settings.accepts(name)} == accepted
 
 
 def test_pickle_with_a_signing_key_is_accepted() -> None:

@@ -423,7 +423,38 @@ def test_a_pickle_envelope_is_rejected_by_a_json_worker_even_when_signed(
     install(app, serializer="json")
 
     assert pickled.codec == "pickle"
-    assert_rejected(execute(app, pickled.to_message()), "undecodable")
+    result = execute(app, pickled.to_message())
+    assert_rejected(result, "undecodable")
+    assert str(result.result.reason).endswith("the pickle codec is not enabled on this worker")
+
+
+def test_an_envelope_of_another_registered_safe_codec_runs_on_a_json_worker(
+    app: Celery, linker: type[EventLinker], register_codec: Callable[..., object]
+) -> None:
+    register_codec("plain")
+    linker.on("OrderPlaced")(send_receipt)
+    install(app, serializer="plain")
+    plain = envelope_for(app, linker, "OrderPlaced", 1, rush=True)
+    install(app, serializer="json")
+
+    assert plain.codec == "plain"
+    assert execute(app, plain.to_message()).state == states.SUCCESS
+    assert calls == [("send_receipt", (1,), {"rush": True})]
+
+
+def test_an_envelope_of_an_unsafe_codec_the_worker_did_not_opt_into_is_rejected(
+    app: Celery, linker: type[EventLinker], register_codec: Callable[..., object]
+) -> None:
+    register_codec("risky", unsafe=True)
+    linker.on("OrderPlaced")(send_receipt)
+    install(app, signing_key="key", serializer="risky")
+    risky = envelope_for(app, linker, "OrderPlaced", 1)
+    install(app, serializer="pickle")
+
+    result = execute(app, risky.to_message())
+
+    assert_rejected(result, "undecodable")
+    assert str(result.result.reason).endswith("the risky codec is not enabled on this worker")
 
 
 def test_a_pickle_envelope_runs_on_a_worker_that_opted_in(

@@ -8,7 +8,8 @@ from typing import Optional
 
 import pytest
 
-from events_celery.codec import TypeKind, decode_json, encode_json
+from events_celery.classpath import TypeKind
+from events_celery.codecs.json import decode_json, encode_json
 from events_celery.errors import DecodeError
 from events_celery.trust import LinkerTypes
 from events_core import EventLinker

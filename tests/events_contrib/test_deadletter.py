@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from events_celery.body import read_frame
+from events_celery.body import Body, Meta, read_frame
 from events_celery.envelope import Envelope
 from events_celery.reasons import Reason
 from events_celery.signing import Keyring
@@ -19,21 +19,21 @@ from events_contrib.deadletter import (
 from events_contrib.errors import InvalidDeadLetterError
 
 KEYRING = Keyring.from_setting("replay-key")
-FRAME = {
-    "kind": "name",
-    "linker": "events_core.registry:EventLinker",
-    "handlers": ["shop:receipt", "shop:invoice"],
-    "ts": 1.0,
-    "headers": {},
-    "meta": {"attempt": 3, "queue": "orders", "first_failure": 2.0},
-    "args": [1],
-    "kwargs": {},
-}
 
 
 def stored_envelope(handlers: list[str] | None) -> dict[str, object]:
-    body = json.dumps({**FRAME, "handlers": handlers})
-    return Envelope("a" * 32, "order.placed", "json", body).signed_with(KEYRING).to_message()
+    body = Body(
+        kind="name",
+        linker="events_core.registry:EventLinker",
+        handlers=None if handlers is None else tuple(handlers),
+        timestamp=1.0,
+        headers={},
+        meta=Meta(attempt=3, queue="orders", first_failure=2.0),
+        args=(1,),
+        kwargs={},
+    )
+    envelope = Envelope("a" * 32, "order.placed", "json", body.encode("json"))
+    return envelope.signed_with(KEYRING).to_message()
 
 
 def letter(
@@ -100,3 +100,12 @@ def test_a_letter_without_a_valid_envelope_cannot_be_replayed() -> None:
 
     with pytest.raises(InvalidDeadLetterError, match="envelope is not valid"):
         replay_envelope(broken, KEYRING)
+
+
+def test_a_letter_whose_body_is_not_a_body_cannot_be_replayed() -> None:
+    stored = letter(Reason.FAILED, (), None)
+    envelope = Envelope.parse(stored.envelope)
+    unreadable = {**stored.to_json(), "envelope": {**envelope.to_message(), "body": "[1]"}}
+
+    with pytest.raises(InvalidDeadLetterError, match="must be a JSON object"):
+        replay_envelope(DeadLetter.from_json(unreadable), KEYRING)

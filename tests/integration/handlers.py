@@ -7,7 +7,10 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import redis
 
@@ -75,6 +78,17 @@ class ExpressParcel(Parcel):
 
 
 @dataclass(frozen=True)
+class Shipment:
+    """A class event nesting what JSON lacks: a dataclass, tuples, datetime, Decimal, UUID."""
+
+    shipment_id: UUID
+    shipped_at: datetime
+    value: Decimal
+    parcel: Parcel
+    dimensions: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
 class NeverSubscribed:
     """A dataclass no handler subscribes to: a worker must refuse to rebuild it."""
 
@@ -104,6 +118,21 @@ def on_parcel(parcel: Parcel) -> None:
         type=type(parcel).__name__,
         parcel_id=parcel.parcel_id,
         items=[[item.sku, item.quantity] for item in parcel.items],
+    )
+
+
+@EventLinker.on(Shipment)
+def on_shipment(shipment: Shipment) -> None:
+    parcel = shipment.parcel
+    record(
+        "on_shipment",
+        shipment_id=str(shipment.shipment_id),
+        shipped_at=shipment.shipped_at.isoformat(),
+        value=str(shipment.value),
+        parcel_type=type(parcel).__name__,
+        items=[[type(item).__name__, item.sku, item.quantity] for item in parcel.items],
+        types=[type(value).__name__ for value in (shipment.shipped_at, shipment.value)],
+        dimensions=[type(shipment.dimensions).__name__, *shipment.dimensions],
     )
 
 

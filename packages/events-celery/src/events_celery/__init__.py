@@ -23,6 +23,7 @@ from events_celery.errors import (
     MalformedEnvelopeError,
     PublishError,
     SignatureError,
+    UnknownCodecError,
     UnregisteredError,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "PublishError",
     "EncodeError",
+    "UnknownCodecError",
     "EnvelopeError",
     "MalformedEnvelopeError",
     "SignatureError",

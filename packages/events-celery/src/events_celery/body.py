@@ -1,26 +1,22 @@
-"""`Body`: what an envelope carries inside `body`, and its encoding by the codecs.
+"""`Body`: what an envelope carries inside `body`; the only module that writes or reads its text.
 
-The body is JSON text. Its payload (args and kwargs) is encoded by the envelope's codec:
-tagged JSON, or base64 pickle when the user opted in. It is decoded only after the envelope's
-signature has been checked, and classes in it are resolved only through the worker's policy.
+The body is JSON text. Its payload (args and kwargs) is encoded by the codec the envelope
+names (`events_celery.codecs`): tagged JSON, or base64 pickle when the user opted in. It is
+decoded only after the envelope's signature has been checked, and classes in it are resolved
+only through the worker's policy.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from events_celery.codec import (
-    TypeResolver,
-    decode_json,
-    decode_pickle,
-    encode_json,
-    encode_pickle,
-)
-from events_celery.errors import DecodeError, EncodeError
+from events_celery import codecs
+from events_celery.classpath import TypeResolver
+from events_celery.errors import DecodeError
 
 KINDS = ("name", "class")
 
@@ -81,10 +77,11 @@ class Body:
     kwargs: Mapping[str, Any]
 
     def encode(self, codec: str) -> str:
-        """Return the body's text for `codec` ("json" or "pickle").
+        """Return the body's text, its payload encoded by the codec named `codec`.
 
         Raises:
             EncodeError: a payload value the codec cannot carry, naming where it is.
+            UnknownCodecError: no codec is registered as `codec`.
         """
         data: dict[str, Any] = {
             "kind": self.kind,
@@ -94,11 +91,7 @@ class Body:
             "headers": dict(self.headers),
             "meta": self.meta.to_json(),
         }
-        if codec == "pickle":
-            data["pickle"] = encode_pickle((tuple(self.args), dict(self.kwargs)))
-        else:
-            data["args"] = _encode(list(self.args), "args") if self.args else []
-            data["kwargs"] = _encode(dict(self.kwargs), "kwargs")
+        data.update(codecs.get(codec).encode(self.args, self.kwargs))
         return _COMPACT.encode(data)
 
 
@@ -144,38 +137,16 @@ def read_frame(text: str) -> dict[str, Any]:
 def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
     """Decode a body's text, resolving classes in the payload through `resolve`.
 
-    `resolve` may be None only for the pickle codec. Call this only after the envelope's
-    signature has been checked.
+    `resolve` may be None only for a codec that rebuilds no classes by path (pickle). Call
+    this only after the envelope's signature has been checked.
 
     Raises:
         DecodeError: any malformed field or payload, or a class the resolver refuses.
+        UnknownCodecError: no codec is registered as `codec`.
     """
     data = read_frame(text)
     meta = Meta.from_json(data.get("meta"))
-    if codec == "pickle":
-        payload = data.get("pickle")
-        if not isinstance(payload, str):
-            raise DecodeError("body field 'pickle' must be a string")
-        decoded = decode_pickle(payload)
-        if not (
-            isinstance(decoded, tuple)
-            and len(decoded) == 2
-            and isinstance(decoded[0], tuple)
-            and isinstance(decoded[1], dict)
-        ):
-            raise DecodeError("the pickled payload must be a pair (args, kwargs)")
-        args, kwargs = decoded
-    else:
-        if resolve is None:
-            raise DecodeError("decoding a json body needs a type resolver")
-        raw_args, raw_kwargs = data.get("args"), data.get("kwargs")
-        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
-            raise DecodeError("body fields 'args' and 'kwargs' must be a list and an object")
-        args = decode_json(raw_args, resolve)
-        kwargs = decode_json(raw_kwargs, resolve)
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise DecodeError("decoded 'args' and 'kwargs' must be a list and a mapping")
-        args = tuple(args)
+    args, kwargs = codecs.get(codec).decode(data, resolve)
     if not all(isinstance(key, str) for key in kwargs):
         raise DecodeError("keyword argument names must be strings")
     handlers = data["handlers"]
@@ -191,9 +162,27 @@ def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
     )
 
 
-def _encode(value: Any, where: str) -> Any:
-    try:
-        return encode_json(value)
-    except EncodeError as exc:
-        path = where if exc.where == "value" else f"{where}{exc.where}"
-        raise EncodeError(path, exc.problem) from exc
+def rewrite_for_replay(
+    text: str, *, replayed_from: str, handlers: Sequence[str] | None = None
+) -> str:
+    """Return a body's text as a replay of dead letter `replayed_from` sends it.
+
+    The payload stays as it is, whatever the codec, and is not decoded. Meta starts again at
+    attempt 1 with no first failure and records `replayed_from`; its queue and other keys
+    are kept.
+
+    Args:
+        text: the body of the dead-lettered envelope.
+        replayed_from: the dead letter's id.
+        handlers: refs replacing the body's handler list; None keeps the list as it is.
+
+    Raises:
+        DecodeError: `text` is not a well-formed body.
+    """
+    data = read_frame(text)
+    meta = Meta.from_json(data.get("meta"))
+    if handlers is not None:
+        data["handlers"] = list(handlers)
+    extra = {**meta.extra, "replayed_from": replayed_from}
+    data["meta"] = Meta(attempt=1, queue=meta.queue, first_failure=None, extra=extra).to_json()
+    return _COMPACT.encode(data)

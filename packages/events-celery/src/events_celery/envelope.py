@@ -5,7 +5,8 @@
  "sig": null}
 ```
 
-`body` is text that only the codec reads, after the signature has been checked.
+`codec` names a codec of `events_celery.codecs`; `body` is text that only that codec reads,
+after the signature has been checked.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from events_celery import codecs
 from events_celery.errors import MalformedEnvelopeError
 from events_celery.signing import MAX_KEY_ID, Keyring
 
@@ -23,11 +25,6 @@ VERSION = 1
 
 MAX_EVENT_NAME = 1024
 """Longest event name an envelope may carry."""
-
-CODECS = ("json", "pickle")
-"""The body codecs an envelope may name."""
-
-Codec = Literal["json", "pickle"]
 
 _FIELDS = frozenset({"v", "id", "event", "codec", "kid", "body", "sig"})
 _ID = re.compile(r"[0-9a-f]{32}\Z")
@@ -40,7 +37,7 @@ class Envelope:
 
     id: str
     event: str
-    codec: Codec
+    codec: str
     body: str
     kid: str | None = None
     sig: str | None = None
@@ -108,7 +105,7 @@ class Envelope:
             "event",
             lambda value: isinstance(value, str) and 0 < len(value) <= MAX_EVENT_NAME,
         )
-        _check(message, "codec", lambda value: value in CODECS)
+        _check(message, "codec", lambda value: value in codecs.registry)
         _check(message, "body", lambda value: isinstance(value, str))
         _check(
             message,

@@ -26,6 +26,15 @@ class EncodeError(EventsError, TypeError):
         self.problem = problem
 
 
+class UnknownCodecError(EventsError, LookupError):
+    """Raised when no body codec is registered under a name."""
+
+    def __init__(self, name: object, known: Sequence[str]) -> None:
+        listed = ", ".join(repr(item) for item in known) or "none"
+        super().__init__(f"no codec is registered as {name!r} (registered: {listed})")
+        self.name = name
+
+
 class PublishError(EventsError):
     """Raised when an emission could not be published to the broker; nothing was sent."""
 

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery
 
 from events_celery.body import Body
-from events_celery.envelope import Codec, Envelope
+from events_celery.envelope import Envelope
 from events_celery.errors import PublishError
 from events_celery.settings import EventsSettings
 
@@ -44,7 +44,7 @@ class Publisher:
         Raises:
             EncodeError: a payload value the codec cannot carry.
         """
-        codec: Codec = "pickle" if self.settings.serializer == "pickle" else "json"
+        codec = self.settings.serializer
         envelope = Envelope(id=emission_id, event=event, codec=codec, body=body.encode(codec))
         return envelope.signed_with(self.settings.keyring)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from events_celery import codecs
 from events_celery.errors import ConfigurationError
 from events_celery.signing import Keyring
 
@@ -43,11 +44,18 @@ def _queue_name(value: Any) -> str:
 
 
 def _serializer(value: Any) -> str:
-    if value not in ("json", "pickle"):
+    if value not in codecs.registry:
         raise ConfigurationError(
-            "events_serializer", f"expected 'json' or 'pickle', got {value!r}"
+            "events_serializer", f"expected {_choices(codecs.names())}, got {value!r}"
         )
     return str(value)
+
+
+def _choices(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 CORE_OPTIONS: tuple[Option, ...] = (
@@ -61,7 +69,8 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option(
         "events_serializer",
         DEFAULT_SERIALIZER,
-        '"json" (default) or "pickle"; pickle needs a signing key and trusts whoever holds it.',
+        '"json" (default), "pickle", or another codec registered in `events_celery.codecs`; '
+        "pickle, being unsafe, needs a signing key and trusts whoever holds it.",
         _serializer,
     ),
     Option(
@@ -151,17 +160,28 @@ class EventsSettings:
                 value = option.check(value)
             values[name] = value
         keyring = values["events_signing_key"]
-        if values["events_serializer"] == "pickle" and keyring is None:
+        serializer = values["events_serializer"]
+        if codecs.get(serializer).unsafe and keyring is None:
             raise ConfigurationError(
                 "events_serializer",
-                "the pickle codec needs events_signing_key: a worker must never unpickle "
-                "unsigned messages",
+                f"the {serializer} codec needs events_signing_key: a worker must never "
+                f"decode unsigned {serializer} messages",
             )
         return cls(
             keyring=keyring,
             serializer=values["events_serializer"],
             default_queue=values["events_default_queue"],
             values=MappingProxyType(values),
+        )
+
+    def accepts(self, codec: str) -> bool:
+        """Whether a worker with these settings decodes bodies of the codec named `codec`.
+
+        A safe registered codec, always; an unsafe one (pickle) only when
+        `events_serializer` names it.
+        """
+        return codec == self.serializer or (
+            codec in codecs.registry and not codecs.get(codec).unsafe
         )
 
 

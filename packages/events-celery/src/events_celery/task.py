@@ -82,8 +82,8 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     try:
         envelope = Envelope.parse(message)
         envelope.verify(runtime.settings.keyring)
-        if envelope.codec == "pickle" and runtime.settings.serializer != "pickle":
-            raise DecodeError("the pickle codec is not enabled on this worker")
+        if not runtime.settings.accepts(envelope.codec):
+            raise DecodeError(f"the {envelope.codec} codec is not enabled on this worker")
         body, emission, unregistered = _decode(envelope)
     except EnvelopeError as exc:
         _reject(task, message, exc, queue)

@@ -14,7 +14,7 @@ import functools
 import typing
 from collections.abc import Iterator
 
-from events_celery.codec import TypeKind
+from events_celery.classpath import TypeKind, is_kind
 from events_celery.errors import DecodeError
 from events_core.events import class_path
 from events_core.registry import EventLinker
@@ -36,7 +36,7 @@ class LinkerTypes:
                 f"type {path!r} is not one that {self.linker.path()} subscribes to, "
                 f"nor an imported subclass of one"
             )
-        if not _is_kind(trusted, kind):
+        if not is_kind(trusted, kind):
             raise DecodeError(f"type {path!r} is not a {kind}")
         return trusted
 
@@ -51,14 +51,6 @@ class LinkerTypes:
             self._trusted = {class_path(cls): cls for cls in _closure(roots)}
             found = self._trusted.get(path)
         return found
-
-
-def _is_kind(cls: type, kind: TypeKind) -> bool:
-    if kind == "dataclass":
-        return dataclasses.is_dataclass(cls)
-    if kind == "exception":
-        return issubclass(cls, Exception)
-    return issubclass(cls, enum.Enum)
 
 
 def _closure(roots: tuple[type, ...]) -> Iterator[type]:

@@ -15,7 +15,6 @@ dlq.replay([letter.id])      # publish again for the failed handlers, then remov
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 import time
 import uuid
@@ -29,7 +28,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 from kombu.message import Message
 
-from events_celery.body import read_frame
+from events_celery.body import rewrite_for_replay
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import Envelope
 from events_celery.errors import EnvelopeError, PublishError
@@ -319,19 +318,18 @@ def replay_envelope(letter: DeadLetter, keyring: Any) -> Envelope:
     """
     try:
         original = Envelope.parse(letter.envelope)
-        frame = read_frame(original.body)
+        # Without failures the letter was refused as unregistered before any handler ran:
+        # the original handler list (or the worker's own resolution) applies again once the
+        # handlers are deployed.
+        body = rewrite_for_replay(
+            original.body,
+            replayed_from=letter.id,
+            handlers=letter.handlers if letter.failures else None,
+        )
     except EnvelopeError as exc:
         raise InvalidDeadLetterError(
             f"dead letter {letter.id}", f"its envelope is not valid ({exc})"
         ) from exc
-    if letter.failures:
-        frame["handlers"] = list(letter.handlers)
-    # else: refused as unregistered before any handler ran; the original handler list (or
-    # the worker's own resolution) applies again once the handlers are deployed.
-    meta = dict(frame.get("meta") or {})
-    meta.update({"attempt": 1, "first_failure": None, "replayed_from": letter.id})
-    frame["meta"] = meta
-    body = json.dumps(frame, separators=(",", ":"), allow_nan=False)
     return Envelope(
         id=original.id, event=original.event, codec=original.codec, body=body
     ).signed_with(keyring)

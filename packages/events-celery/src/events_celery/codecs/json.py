@@ -1,8 +1,8 @@
-"""Payload codecs for an envelope's body: tagged JSON, and pickle for those who opt in.
+"""The json codec, the default: `args` and `kwargs` as tagged JSON.
 
-The json codec keeps plain JSON as it is and writes what JSON lacks as a tag: an object whose
-reserved key `"__t"` names the type, with the value under `"v"` and, for classes, the class's
-import path under `"c"`. Decoding never imports: class paths go to a `TypeResolver`.
+Plain JSON stays as it is; what JSON lacks is written as a tag: an object whose reserved key
+`"__t"` names the type, with the value under `"v"` and, for classes, the class's import path
+under `"c"`. Decoding never imports: class paths go to a `TypeResolver`.
 
 ```python
 encode_json((1, b"hi"))  # {"__t": "tuple", "v": [1, {"__t": "bytes", "v": "aGk="}]}
@@ -15,48 +15,29 @@ import base64
 import builtins
 import dataclasses
 import math
-import pickle
 import re
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
+from events_celery.classpath import KIND_NAMES, TypeKind, TypeResolver, is_class_path, is_kind
 from events_celery.errors import DecodeError, EncodeError
 
 __all__ = [
-    "TypeKind",
-    "TypeResolver",
+    "JsonCodec",
     "encode_json",
     "decode_json",
-    "loaded_type",
-    "encode_pickle",
-    "decode_pickle",
     "MAX_DEPTH",
-    "PICKLE_PROTOCOL",
 ]
-
-TypeKind = Literal["dataclass", "exception", "enum"]
-"""What kind of class a message claims a class path names."""
-
-TypeResolver = Callable[[str, TypeKind], type]
-"""Given an import path `module:QualName` and what kind of type the message claims, return the
-class, or raise `DecodeError`. Resolvers never import anything."""
 
 MAX_DEPTH = 100
 """Deepest nesting of containers, dataclasses, enums and exceptions either direction accepts."""
 
-PICKLE_PROTOCOL = 5
-"""Pickle protocol of the pickle codec (every supported Python reads it)."""
-
 _TAG = "__t"
 _KINDS: dict[str, TypeKind] = {"enum": "enum", "dataclass": "dataclass", "exception": "exception"}
-_KIND_NAMES = {"dataclass": "a dataclass", "exception": "an Exception subclass", "enum": "an Enum"}
-_PATH = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*:[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 # Ints beyond 64 bits are tagged: other JSON readers lose their precision, and Python refuses to
 # print ints of more than 4300 digits, which hex text avoids.
 _INT_LIMIT = 2**63
@@ -152,63 +133,55 @@ def decode_json(data: Any, resolve: TypeResolver) -> Any:
     return _decode(data, resolve, 0)
 
 
-def loaded_type(path: str, kind: TypeKind) -> type:
-    """Resolve `path` among already-imported modules; a `TypeResolver` for trusted tooling.
+class JsonCodec:
+    """The default codec: the body's `args` (a list) and `kwargs` (an object), tagged JSON.
 
-    Args:
-        path: `module:QualName`, where QualName may be dotted (`module:Outer.Inner`).
-        kind: The kind the class must be.
-
-    Returns:
-        The class.
-
-    Raises:
-        DecodeError: The path is malformed, its module is not imported, a name along it is
-            missing, or what it names is not a class of that kind.
+    Safe to decode from anyone: a class is rebuilt only if the worker's `TypeResolver`
+    returns it.
     """
-    if not _PATH.fullmatch(path):
-        raise DecodeError(f"class path {_short(path)} is not of the form 'module:QualName'")
-    module_name, qualname = path.split(":")
-    module = sys.modules.get(module_name)
-    if module is None:
-        raise DecodeError(f"{kind} {path!r}: module {module_name!r} is not imported")
-    found: object = module
-    for name in qualname.split("."):
-        # vars() rather than getattr: no module __getattr__, descriptor or property runs.
-        found = vars(found).get(name) if isinstance(found, (ModuleType, type)) else None
-        if found is None:
-            raise DecodeError(f"{kind} {path!r}: {name!r} not found")
-    if not _is_kind(found, kind):
-        raise DecodeError(f"{kind} {path!r} is not {_KIND_NAMES[kind]}")
-    assert isinstance(found, type)
-    return found
+
+    name = "json"
+    unsafe = False
+
+    def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the body fields `args` and `kwargs`.
+
+        Raises:
+            EncodeError: a value the codec cannot carry, `where` starting at `args` or
+                `kwargs` (`args[0].items[2]`).
+        """
+        return {
+            "args": _payload(list(args), "args") if args else [],
+            "kwargs": _payload(dict(kwargs), "kwargs"),
+        }
+
+    def decode(
+        self, fields: Mapping[str, Any], resolve: TypeResolver | None
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Read `args` and `kwargs` from the body's fields, classes through `resolve`.
+
+        Raises:
+            DecodeError: no resolver, fields of the wrong shape, or a payload `decode_json`
+                refuses.
+        """
+        if resolve is None:
+            raise DecodeError("decoding a json body needs a type resolver")
+        raw_args, raw_kwargs = fields.get("args"), fields.get("kwargs")
+        if not isinstance(raw_args, list) or not isinstance(raw_kwargs, dict):
+            raise DecodeError("body fields 'args' and 'kwargs' must be a list and an object")
+        args = decode_json(raw_args, resolve)
+        kwargs = decode_json(raw_kwargs, resolve)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise DecodeError("decoded 'args' and 'kwargs' must be a list and a mapping")
+        return tuple(args), kwargs
 
 
-def encode_pickle(value: Any) -> str:
-    """Pickle `value` (protocol `PICKLE_PROTOCOL`) and return it as base64 text.
-
-    Raises:
-        EncodeError: `value` cannot be pickled.
-    """
+def _payload(value: Any, where: str) -> Any:
     try:
-        data = pickle.dumps(value, protocol=PICKLE_PROTOCOL)
-    except Exception as exc:
-        raise EncodeError("value", f"cannot be pickled ({type(exc).__name__}: {exc})") from exc
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode_pickle(text: str) -> Any:
-    """Unpickle base64 `text`. Call only after the envelope's signature was verified.
-
-    Raises:
-        DecodeError: `text` is not base64 or not a pickle this process can load.
-    """
-    try:
-        data = base64.b64decode(text, validate=True)
-        # Unpickling runs code: the caller has verified the envelope's signature first.
-        return pickle.loads(data)  # noqa: S301
-    except Exception as exc:
-        raise DecodeError(f"pickle body cannot be loaded ({type(exc).__name__})") from exc
+        return encode_json(value)
+    except EncodeError as exc:
+        path = where if exc.where == "value" else f"{where}{exc.where}"
+        raise EncodeError(path, exc.problem) from exc
 
 
 def _encode(value: Any, where: str, depth: int, active: set[int]) -> Any:
@@ -287,7 +260,7 @@ def _key_at(where: str, key: object) -> str:
 
 def _class_path(cls: type, where: str) -> str:
     path = f"{cls.__module__}:{cls.__qualname__}"
-    if not _PATH.fullmatch(path):
+    if not is_class_path(path):
         problem = f"class {path} cannot be found by import path (defined in a function?)"
         raise EncodeError(where or "value", problem)
     return path
@@ -399,7 +372,7 @@ def _check_fields(cls: type, path: str, given: dict[str, Any]) -> None:
 
 
 def _resolve(path: Any, kind: TypeKind, resolve: TypeResolver) -> type:
-    if not isinstance(path, str) or not _PATH.fullmatch(path):
+    if not is_class_path(path):
         raise DecodeError(f"{kind} class path {_short(path)} is not of the form 'module:QualName'")
     if kind == "exception" and path in _BUILTIN_EXCEPTIONS:
         return _BUILTIN_EXCEPTIONS[path]
@@ -409,17 +382,9 @@ def _resolve(path: Any, kind: TypeKind, resolve: TypeResolver) -> type:
         raise
     except Exception as exc:
         raise DecodeError(f"{kind} {path!r} could not be resolved ({type(exc).__name__})") from exc
-    if not _is_kind(cls, kind):
-        raise DecodeError(f"{kind} {path!r} resolved to something that is not {_KIND_NAMES[kind]}")
+    if not is_kind(cls, kind):
+        raise DecodeError(f"{kind} {path!r} resolved to something that is not {KIND_NAMES[kind]}")
     return cls
-
-
-def _is_kind(obj: object, kind: TypeKind) -> bool:
-    if not isinstance(obj, type):
-        return False
-    if kind == "dataclass":
-        return dataclasses.is_dataclass(obj)
-    return issubclass(obj, Exception if kind == "exception" else Enum)
 
 
 def _names(names: list[str]) -> str:

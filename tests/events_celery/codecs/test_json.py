@@ -1,10 +1,10 @@
+"""The json codec: tagged JSON for what JSON lacks, and the body fields it writes."""
+
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import math
-import pickle
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -18,15 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events_celery.codec import (
-    MAX_DEPTH,
-    TypeKind,
-    decode_json,
-    decode_pickle,
-    encode_json,
-    encode_pickle,
-    loaded_type,
-)
+from events_celery.classpath import TypeKind, loaded_type
+from events_celery.codecs.json import MAX_DEPTH, JsonCodec, decode_json, encode_json
 from events_celery.errors import DecodeError, EncodeError
 
 HERE = __name__
@@ -561,54 +554,56 @@ def test_an_exception_whose_constructor_raises_is_refused() -> None:
     expect_decode_error({"__t": "exception", "c": path(NeedsTwo), "v": {}}, "list of args")
 
 
-# loaded_type
+# the codec's body fields
 
 
-def test_loaded_type_walks_dotted_qualnames() -> None:
-    assert loaded_type(f"{HERE}:Outer.Inner", "dataclass") is Outer.Inner
-    assert loaded_type(path(Priority), "enum") is Priority
-    assert loaded_type("json.decoder:JSONDecodeError", "exception") is json.JSONDecodeError
+def test_the_json_codec_writes_args_as_a_list_and_kwargs_as_an_object() -> None:
+    fields = JsonCodec().encode((1, (2, 3)), {"when": date(2024, 6, 1)})
+
+    assert fields == {
+        "args": [1, {"__t": "tuple", "v": [2, 3]}],
+        "kwargs": {"when": {"__t": "date", "v": "2024-06-01"}},
+    }
 
 
-def test_loaded_type_refuses_a_class_of_another_kind() -> None:
-    with pytest.raises(DecodeError, match="is not an Enum"):
-        loaded_type(path(Point), "enum")
+def test_the_json_codec_reads_back_its_fields() -> None:
+    codec = JsonCodec()
+
+    args, kwargs = codec.decode(codec.encode((Point(1),), {"n": {1, 2}}), loaded_type)
+
+    assert args == (Point(1),)
+    assert kwargs == {"n": {1, 2}}
 
 
-# pickle
+def test_the_json_codec_names_where_a_payload_value_is() -> None:
+    codec = JsonCodec()
 
-
-def test_pickle_carries_what_json_cannot() -> None:
-    loop: list[Any] = [1]
-    loop.append(loop)
-    value = {"thing": PlainThing(), "loop": loop}
-    text = encode_pickle(value)
-    assert isinstance(text, str)
-    decoded = decode_pickle(text)
-    assert decoded["thing"] == PlainThing()
-    assert decoded["loop"][1] is decoded["loop"]
-
-
-def test_pickle_uses_protocol_5() -> None:
-    assert base64.b64decode(encode_pickle([1]))[:2] == b"\x80\x05"
-
-
-def test_unpicklable_values_raise_encode_error() -> None:
-    with pytest.raises(EncodeError, match="pickled"):
-        encode_pickle(lambda: None)
+    with pytest.raises(EncodeError, match=r"cannot encode args\[1\]\.x: "):
+        codec.encode((1, Point(PlainThing())), {})
+    with pytest.raises(EncodeError, match=r"cannot encode kwargs\['when'\]: "):
+        codec.encode((), {"when": PlainThing()})
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("fields", "match"),
     [
-        "not base64!",
-        base64.b64encode(b"garbage").decode(),
-        encode_pickle([1, 2])[:-8],
-        base64.b64encode(pickle.dumps(1)[:-1] + b"\x00").decode(),
-        base64.b64encode(b"cnope\nNope\n.").decode(),
-        7,
+        ({"kwargs": {}}, "must be a list and an object"),
+        ({"args": [], "kwargs": []}, "must be a list and an object"),
+        ({"args": {"__t": "tuple", "v": []}, "kwargs": {}}, "must be a list and an object"),
+        ({"args": [], "kwargs": {"__t": "tuple", "v": []}}, "must be a list and a mapping"),
     ],
 )
-def test_bad_pickle_text_raises_decode_error(text: Any) -> None:
-    with pytest.raises(DecodeError, match="pickle"):
-        decode_pickle(text)
+def test_the_json_codec_refuses_fields_of_the_wrong_shape(
+    fields: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(DecodeError, match=match):
+        JsonCodec().decode(fields, loaded_type)
+
+
+def test_the_json_codec_needs_a_resolver() -> None:
+    with pytest.raises(DecodeError, match="needs a type resolver"):
+        JsonCodec().decode({"args": [], "kwargs": {}}, None)
+
+
+def test_the_json_codec_is_safe() -> None:
+    assert (JsonCodec.name, JsonCodec.unsafe) == ("json", False)
