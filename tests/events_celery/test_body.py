@@ -174,12 +174,12 @@ def test_meta_reads_an_integer_first_failure_as_a_float() -> None:
     [
         (None, "'meta' must be an object"),
         ([], "'meta' must be an object"),
-        ({"queue": ""}, "'attempt' must be a positive integer"),
-        ({"attempt": 0, "queue": ""}, "'attempt' must be a positive integer"),
-        ({"attempt": -1, "queue": ""}, "'attempt' must be a positive integer"),
-        ({"attempt": True, "queue": ""}, "'attempt' must be a positive integer"),
-        ({"attempt": 1.0, "queue": ""}, "'attempt' must be a positive integer"),
-        ({"attempt": "1", "queue": ""}, "'attempt' must be a positive integer"),
+        ({"queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
+        ({"attempt": 0, "queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
+        ({"attempt": -1, "queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
+        ({"attempt": True, "queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
+        ({"attempt": 1.0, "queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
+        ({"attempt": "1", "queue": ""}, "'attempt' must be an integer from 1 to 1000000"),
         ({"attempt": 1}, "'queue' must be a string"),
         ({"attempt": 1, "queue": 5}, "'queue' must be a string"),
         ({"attempt": 1, "queue": "", "first_failure": True}, "'first_failure' must be"),
@@ -317,13 +317,61 @@ def test_decode_body_checks_the_frame_before_the_payload() -> None:
         decode_body(frame(linker="bad", args=[{"__t": "nope", "v": 1}]), "json", resolve)
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
-def test_read_frame_refuses_a_timestamp_that_is_not_finite(literal: str) -> None:
+@pytest.mark.parametrize(
+    ("literal", "problem"),
+    [
+        ("NaN", "not valid JSON"),
+        ("Infinity", "not valid JSON"),
+        ("-Infinity", "not valid JSON"),
+        ("1e400", "'ts'"),
+        ("1e308", "'ts'"),
+        ("-1", "'ts'"),
+        ("253402300800", "'ts'"),
+    ],
+)
+def test_read_frame_refuses_a_timestamp_that_is_not_a_time(literal: str, problem: str) -> None:
     text = frame(ts=0).replace('"ts": 0', f'"ts": {literal}')
     assert literal in text
 
-    with pytest.raises(DecodeError, match="'ts'"):
+    with pytest.raises(DecodeError, match=problem):
         read_frame(text)
+
+
+def test_a_bare_nan_anywhere_in_the_body_is_not_json() -> None:
+    text = frame(kwargs={"amount": 0}).replace('"amount": 0', '"amount": NaN')
+    assert "NaN" in text
+
+    with pytest.raises(DecodeError, match="not valid JSON"):
+        decode_body(text, "json", resolve)
+
+
+@pytest.mark.parametrize("first_failure", [1e300, -5.0, float("inf")])
+def test_meta_refuses_a_first_failure_that_is_not_a_time(first_failure: float) -> None:
+    with pytest.raises(DecodeError, match="'first_failure' must be a time"):
+        Meta.from_json({"attempt": 2, "queue": "q", "first_failure": first_failure})
+
+
+def test_meta_refuses_an_attempt_beyond_its_bound() -> None:
+    with pytest.raises(DecodeError, match="'attempt'"):
+        Meta.from_json({"attempt": 10**7, "queue": "q"})
+
+
+@pytest.mark.parametrize("field_name", ["args", "kwargs"])
+def test_a_body_with_too_many_arguments_is_refused_before_its_payload_is_decoded(
+    field_name: str,
+) -> None:
+    many: object = list(range(1025)) if field_name == "args" else {f"k{i}": i for i in range(1025)}
+    text = frame(**{field_name: many})
+
+    with pytest.raises(DecodeError, match=f"'{field_name}' holds more than 1024"):
+        decode_body(text, "json", resolve)
+
+
+def test_encoding_too_many_arguments_names_where_and_the_bound() -> None:
+    with pytest.raises(EncodeError, match="args") as raised:
+        Body("name", "m:L", None, 0.0, {}, Meta(), tuple(range(1025)), {}).encode("json")
+
+    assert "at most 1024" in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -431,7 +479,7 @@ def test_a_body_replayed_twice_names_the_last_dead_letter() -> None:
     [
         ("[]", "must be a JSON object"),
         (frame(meta=...), "'meta' must be an object"),
-        (frame(meta={"attempt": 0, "queue": "q"}), "'attempt' must be a positive integer"),
+        (frame(meta={"attempt": 0, "queue": "q"}), "'attempt' must be an integer from 1 to 1000000"),
     ],
 )
 def test_a_malformed_body_cannot_be_replayed(text: str, problem: str) -> None:

@@ -11,8 +11,8 @@ from celery import Celery
 
 from events_celery import Envelope, install
 from events_celery.body import Body, Meta, decode_body
-from events_celery.errors import PublishError
-from events_celery.publisher import TASK_NAME
+from events_celery.errors import ConfigurationError, EncodeError, PublishError
+from events_celery.publisher import MESSAGE_OVERHEAD, TASK_NAME
 from events_celery.signing import derive_key_id
 from tests.events_celery.conftest import unique_queue
 
@@ -112,3 +112,44 @@ def test_a_broker_that_cannot_be_used_raises_publish_error_naming_event_and_queu
     assert caught.value.queue == "orders"
     assert "'OrderPlaced'" in str(caught.value)
     assert "'orders'" in str(caught.value)
+
+
+def test_sealing_a_body_over_the_size_limit_raises_encode_error_naming_the_size(
+    app: Celery,
+) -> None:
+    app.conf.events_max_message_bytes = 4096
+    publisher = install(app).publisher
+
+    with pytest.raises(EncodeError) as raised:
+        publisher.seal("f" * 32, "OrderPlaced", body(kwargs={"blob": "x" * 4096}))
+
+    assert "events_max_message_bytes (4096)" in str(raised.value)
+    assert "'OrderPlaced'" in str(raised.value)
+
+
+def test_the_size_estimate_is_never_below_the_message_celery_sends(
+    app: Celery, drain: Drain
+) -> None:
+    publisher = install(app).publisher
+    queue = unique_queue()
+    text = {"quote": '"' * 500, "slash": "\\\\" * 500, "plain": "y" * 2000}
+    envelope = publisher.seal("a" * 32, "Order" * 100, body(kwargs=text))
+    app.conf.events_max_message_bytes = 1_000_000
+
+    publisher.send(envelope, queue)
+
+    [(message, headers)] = drain(queue)
+    sent = len(json.dumps([[message], {}, {}]).encode()) + len(json.dumps(headers).encode())
+    escaped = envelope.body.count('"') + envelope.body.count("\\")
+    estimate = len(envelope.body) + escaped + 3 * len(envelope.event) + MESSAGE_OVERHEAD
+    assert estimate >= sent
+
+
+@pytest.mark.parametrize("value", [0, 1023, "big", 2.5, True])
+def test_a_message_size_limit_that_is_not_a_byte_count_is_refused(app: Celery, value: Any) -> None:
+    app.conf.events_max_message_bytes = value
+
+    with pytest.raises(ConfigurationError) as raised:
+        install(app)
+
+    assert raised.value.setting == "events_max_message_bytes"

@@ -14,8 +14,10 @@ from kombu import Connection
 import events_celery
 import events_celery.bootstrap
 from events_celery import CeleryEventEmitter, PublishError
+from events_celery.body import Body, Meta
 from events_contrib import Backoff, DeadLetterQueue, RetryPolicy, retry
 from events_core import EventLinker
+from events_core.emission import new_emission_id
 
 CALLS: list[str] = []
 
@@ -142,6 +144,48 @@ def test_when_the_retry_cannot_be_published_the_delivery_is_requeued_whole(
         raise PublishError("flow.mixed", "flow", ConnectionRefusedError("down"))
 
     monkeypatch.setattr(runtime.publisher, "send", broker_down)
+    result = run(app, envelope)
+
+    assert result.state == "REJECTED"
+    assert isinstance(result.result, Reject)
+    assert result.result.requeue is True
+
+
+def test_a_signed_message_whose_meta_is_out_of_bounds_is_dead_lettered_not_lost(
+    app: Celery,
+) -> None:
+    app.conf.events_signing_key = "policy-key"
+    runtime = events_celery.install(app)
+    body = Body(
+        kind="name",
+        linker=Flow.path(),
+        handlers=(f"{__name__}:succeeds",),
+        timestamp=1718000000.0,
+        headers={},
+        meta=Meta(attempt=2, queue=app.conf.events_default_queue, first_failure=1e300),
+        args=(1,),
+        kwargs={},
+    )
+    envelope = runtime.publisher.seal(new_emission_id(), "flow.mixed", body)
+
+    result = run(app, envelope.to_message())
+
+    assert result.state == "REJECTED"
+    [letter] = DeadLetterQueue(app).list()
+    assert (letter.emission_id, letter.reason) == (envelope.id, "undecodable")
+    assert CALLS == []
+
+
+def test_any_error_while_dead_lettering_requeues_the_message(
+    app: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CeleryEventEmitter(app, linker=Flow).emit("flow.give_up", 1)
+    envelope = take(app, app.conf.events_default_queue)["envelope"]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OverflowError("a bug in the failure path")
+
+    monkeypatch.setattr(DeadLetterQueue, "add", broken)
     result = run(app, envelope)
 
     assert result.state == "REJECTED"

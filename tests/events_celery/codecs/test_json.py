@@ -19,7 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events_celery.classpath import TypeKind, loaded_type
-from events_celery.codecs.json import MAX_DEPTH, JsonCodec, decode_json, encode_json
+from events_celery.codecs.json import (
+    MAX_DEPTH,
+    MAX_INT_BITS,
+    JsonCodec,
+    decode_json,
+    encode_json,
+)
 from events_celery.errors import DecodeError, EncodeError
 
 HERE = __name__
@@ -607,3 +613,15 @@ def test_the_json_codec_needs_a_resolver() -> None:
 
 def test_the_json_codec_is_safe() -> None:
     assert (JsonCodec.name, JsonCodec.unsafe) == ("json", False)
+
+
+def test_an_integer_beyond_the_bound_is_refused_when_encoding() -> None:
+    with pytest.raises(EncodeError, match=f"more than {MAX_INT_BITS} bits"):
+        encode_json([2 ** (MAX_INT_BITS + 1)])
+
+
+def test_a_tagged_integer_beyond_the_bound_is_refused_before_it_is_parsed() -> None:
+    huge = {"__t": "int", "v": "f" * (MAX_INT_BITS // 4 + 2)}
+
+    with pytest.raises(DecodeError, match="invalid int value"):
+        decode_json([huge], lambda path, kind: object)

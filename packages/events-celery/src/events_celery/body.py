@@ -16,9 +16,18 @@ from typing import Any
 
 from events_celery import codecs
 from events_celery.classpath import TypeResolver
-from events_celery.errors import DecodeError
+from events_celery.errors import DecodeError, EncodeError
 
 KINDS = ("name", "class")
+
+MAX_TIMESTAMP = 253402300799.0
+"""Latest time a body may carry (9999-12-31T23:59:59Z, the last a `datetime` can show)."""
+
+MAX_ATTEMPT = 1_000_000
+"""Highest attempt number a body may carry."""
+
+MAX_ARGUMENTS = 1024
+"""Most positional, and most keyword, arguments one emission may carry."""
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -49,12 +58,12 @@ class Meta:
         attempt = data.get("attempt")
         queue = data.get("queue")
         first = data.get("first_failure")
-        if type(attempt) is not int or attempt < 1:
-            raise DecodeError("meta 'attempt' must be a positive integer")
+        if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
+            raise DecodeError(f"meta 'attempt' must be an integer from 1 to {MAX_ATTEMPT}")
         if not isinstance(queue, str):
             raise DecodeError("meta 'queue' must be a string")
-        if first is not None and (isinstance(first, bool) or not isinstance(first, (int, float))):
-            raise DecodeError("meta 'first_failure' must be a number or null")
+        if first is not None and not is_timestamp(first):
+            raise DecodeError("meta 'first_failure' must be a time (seconds since 1970) or null")
         extra = {
             key: value
             for key, value in data.items()
@@ -83,6 +92,11 @@ class Body:
             EncodeError: a payload value the codec cannot carry, naming where it is.
             UnknownCodecError: no codec is registered as `codec`.
         """
+        for where, given in (("args", self.args), ("kwargs", self.kwargs)):
+            if len(given) > MAX_ARGUMENTS:
+                raise EncodeError(
+                    where, f"{len(given)} arguments; an emission carries at most {MAX_ARGUMENTS}"
+                )
         data: dict[str, Any] = {
             "kind": self.kind,
             "linker": self.linker,
@@ -102,7 +116,7 @@ def read_frame(text: str) -> dict[str, Any]:
         DecodeError: not JSON, or a field of the wrong shape.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise DecodeError("the body is not valid JSON") from exc
     if not isinstance(data, dict):
@@ -119,13 +133,8 @@ def read_frame(text: str) -> dict[str, Any]:
         isinstance(handlers, list) and all(isinstance(ref, str) for ref in handlers)
     ):
         raise DecodeError("body field 'handlers' must be a list of strings or null")
-    timestamp = data.get("ts")
-    if (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, (int, float))
-        or not math.isfinite(timestamp)
-    ):
-        raise DecodeError("body field 'ts' must be a finite number")
+    if not is_timestamp(data.get("ts")):
+        raise DecodeError("body field 'ts' must be a time (seconds since 1970)")
     headers = data.get("headers")
     if not isinstance(headers, dict) or not all(
         isinstance(value, str) for value in headers.values()
@@ -146,7 +155,13 @@ def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
     """
     data = read_frame(text)
     meta = Meta.from_json(data.get("meta"))
+    for field_name in ("args", "kwargs"):
+        raw = data.get(field_name)
+        if isinstance(raw, (list, dict)) and len(raw) > MAX_ARGUMENTS:
+            raise DecodeError(f"body field {field_name!r} holds more than {MAX_ARGUMENTS} items")
     args, kwargs = codecs.get(codec).decode(data, resolve)
+    if len(args) > MAX_ARGUMENTS or len(kwargs) > MAX_ARGUMENTS:
+        raise DecodeError(f"an emission carries at most {MAX_ARGUMENTS} arguments of each kind")
     if not all(isinstance(key, str) for key in kwargs):
         raise DecodeError("keyword argument names must be strings")
     handlers = data["handlers"]
@@ -186,3 +201,18 @@ def rewrite_for_replay(
     extra = {**meta.extra, "replayed_from": replayed_from}
     data["meta"] = Meta(attempt=1, queue=meta.queue, first_failure=None, extra=extra).to_json()
     return _COMPACT.encode(data)
+
+
+def is_timestamp(value: object) -> bool:
+    """Whether `value` is a number of seconds from 1970 to `MAX_TIMESTAMP`."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_TIMESTAMP
+    )
+
+
+def _refuse_constant(name: str) -> None:
+    # json.loads reads NaN, Infinity and -Infinity, which the wire format does not have.
+    raise ValueError(f"{name} is not JSON")

@@ -8,11 +8,14 @@ from celery import Celery
 
 from events_celery.body import Body
 from events_celery.envelope import Envelope
-from events_celery.errors import PublishError
+from events_celery.errors import EncodeError, PublishError
 from events_celery.settings import EventsSettings
 
 TASK_NAME = "events.execute"
 """Name of the task that executes emissions on workers."""
+
+MESSAGE_OVERHEAD = 1024
+"""Bytes a task message adds to its envelope's body and event name: headers, ids, the key."""
 
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -45,7 +48,18 @@ class Publisher:
             EncodeError: a payload value the codec cannot carry.
         """
         codec = self.settings.serializer
-        envelope = Envelope(id=emission_id, event=event, codec=codec, body=body.encode(codec))
+        text = body.encode(codec)
+        # The body travels as a JSON string inside the task message: quotes and backslashes
+        # are escaped once more; the event name is repeated in the envelope, argsrepr and shadow.
+        escaped = text.count('"') + text.count("\\")
+        size = len(text) + escaped + 3 * len(event) + MESSAGE_OVERHEAD
+        if size > self.settings.max_message_bytes:
+            raise EncodeError(
+                f"event {event!r}",
+                f"the message would be about {size} bytes, over events_max_message_bytes "
+                f"({self.settings.max_message_bytes})",
+            )
+        envelope = Envelope(id=emission_id, event=event, codec=codec, body=text)
         return envelope.signed_with(self.settings.keyring)
 
     def send(self, envelope: Envelope, queue: str, countdown: float | None = None) -> None:

@@ -23,6 +23,9 @@ PREFIX = "events_"
 DEFAULT_QUEUE = "events"
 """Queue that emissions go to when neither the emitter nor a route names one."""
 
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+"""Largest message, in bytes, that producers send and workers accept (1 MiB)."""
+
 DEFAULT_SERIALIZER = "json"
 """Body codec used unless `events_serializer` opts into `"pickle"`."""
 
@@ -40,6 +43,14 @@ class Option:
 def _queue_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError("events_default_queue", f"expected a queue name, got {value!r}")
+    return value
+
+
+def _byte_count(value: Any) -> int:
+    if type(value) is not int or value < 1024:
+        raise ConfigurationError(
+            "events_max_message_bytes", f"expected a number of bytes of 1024 or more, got {value!r}"
+        )
     return value
 
 
@@ -79,6 +90,13 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "Queue that emissions go to when neither the emitter nor a route names one.",
         _queue_name,
     ),
+    Option(
+        "events_max_message_bytes",
+        DEFAULT_MAX_MESSAGE_BYTES,
+        "Largest message in bytes: `emit` raises `EncodeError` above it, and workers "
+        "dead-letter bigger messages with reason `too_large`.",
+        _byte_count,
+    ),
 )
 """The `events_*` settings events-celery itself reads; add-ons declare their own."""
 
@@ -94,12 +112,14 @@ class EventsSettings:
         keyring: the signing keys, or None when messages are neither signed nor checked.
         serializer: the body codec's name.
         default_queue: where emissions go when nothing else names a queue.
+        max_message_bytes: the largest message producers send and workers accept.
         values: every declared setting by name, add-ons' included, validated.
     """
 
     keyring: Keyring | None
     serializer: str
     default_queue: str
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def value(self, name: str) -> Any:
@@ -171,6 +191,7 @@ class EventsSettings:
             keyring=keyring,
             serializer=values["events_serializer"],
             default_queue=values["events_default_queue"],
+            max_message_bytes=values["events_max_message_bytes"],
             values=MappingProxyType(values),
         )
 

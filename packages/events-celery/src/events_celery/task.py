@@ -102,12 +102,13 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     error = _failed_error(failure)
     try:
         outcome = addons.on_failure(failure)
-    except PublishError as exc:
+    except Exception as exc:
+        # Whatever broke (the broker, a bug in an add-on), the message must not be lost.
         logger.error(
             "emission %s of %s: could not retry or dead-letter (%s); requeued",
             emission.id,
             emission.event,
-            type(exc.__cause__).__name__,
+            _cause_name(exc),
         )
         raise Reject(exc, requeue=True) from exc
     if outcome is Outcome.DEAD_LETTERED:
@@ -176,11 +177,12 @@ def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> An
     addons = attached_runtime(task.app).addons
     try:
         taken = addons.on_rejection(Rejection(task, message, error, queue))
-    except PublishError as exc:
+    except Exception as exc:
         logger.error(
-            "message %s refused (%s) and could not be dead-lettered; requeued",
+            "message %s refused (%s) and could not be dead-lettered (%s); requeued",
             task.request.id,
             error.reason,
+            _cause_name(exc),
         )
         raise Reject(exc, requeue=True) from exc
     if not taken:
@@ -188,6 +190,12 @@ def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> An
             "message %s refused (%s): %s; not executed", task.request.id, error.reason, error
         )
     raise Reject(f"{error.reason}: {error}", requeue=False)
+
+
+def _cause_name(exc: Exception) -> str:
+    """The type name of what went wrong: a `PublishError`'s cause, else the error itself."""
+    cause = exc.__cause__ if isinstance(exc, PublishError) else exc
+    return type(cause if cause is not None else exc).__name__
 
 
 def _delivery_queue(task: Task) -> str:

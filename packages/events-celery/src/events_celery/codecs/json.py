@@ -31,6 +31,7 @@ __all__ = [
     "encode_json",
     "decode_json",
     "MAX_DEPTH",
+    "MAX_INT_BITS",
 ]
 
 MAX_DEPTH = 100
@@ -41,6 +42,8 @@ _KINDS: dict[str, TypeKind] = {"enum": "enum", "dataclass": "dataclass", "except
 # Ints beyond 64 bits are tagged: other JSON readers lose their precision, and Python refuses to
 # print ints of more than 4300 digits, which hex text avoids.
 _INT_LIMIT = 2**63
+MAX_INT_BITS = 65536
+"""Largest integer either direction accepts, in bits (about 19,700 decimal digits)."""
 _HEX_INT = re.compile(r"-?[0-9a-f]+")
 _NON_FINITE = {"nan", "inf", "-inf"}
 _BUILTIN_EXCEPTIONS: dict[str, type[Exception]] = {
@@ -197,6 +200,8 @@ def _encode(value: Any, where: str, depth: int, active: set[int]) -> Any:
     if isinstance(value, int):
         if -_INT_LIMIT <= value < _INT_LIMIT:
             return int.__index__(value)
+        if value.bit_length() > MAX_INT_BITS:
+            raise EncodeError(where or "value", f"an integer of more than {MAX_INT_BITS} bits")
         return {_TAG: "int", "v": format(value, "x")}
     if isinstance(value, float):
         return float.__float__(value) if math.isfinite(value) else {_TAG: "float", "v": str(value)}
@@ -317,8 +322,8 @@ def _decode_scalar(tag: str, value: Any) -> Any:
             raise ValueError("only nan, inf and -inf are tagged floats")
         return float(value)
     if tag == "int":
-        if not _HEX_INT.fullmatch(value):
-            raise ValueError("tagged ints are hexadecimal")
+        if len(value) > MAX_INT_BITS // 4 + 1 or not _HEX_INT.fullmatch(value):
+            raise ValueError(f"tagged ints are hexadecimal, of {MAX_INT_BITS} bits at most")
         return int(value, 16)
     return _SCALAR_DECODERS[tag](value)
 
