@@ -479,7 +479,7 @@ def test_a_body_replayed_twice_names_the_last_dead_letter() -> None:
     [
         ("[]", "must be a JSON object"),
         (frame(meta=...), "'meta' must be an object"),
-        (frame(meta={"attempt": 0, "queue": "q"}), "'attempt' must be an integer from 1 to 1000000"),
+        (frame(meta={"attempt": 0, "queue": "q"}), "'attempt' must be an integer from 1"),
     ],
 )
 def test_a_malformed_body_cannot_be_replayed(text: str, problem: str) -> None:

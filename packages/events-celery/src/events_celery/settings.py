@@ -49,7 +49,8 @@ def _queue_name(value: Any) -> str:
 def _byte_count(value: Any) -> int:
     if type(value) is not int or value < 1024:
         raise ConfigurationError(
-            "events_max_message_bytes", f"expected a number of bytes of 1024 or more, got {value!r}"
+            "events_max_message_bytes",
+            f"expected a number of bytes of 1024 or more, got {value!r}",
         )
     return value
 
