@@ -10,6 +10,7 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
+from events_core.callables import callable_ref, is_async_callable, is_importable_ref
 from events_core.errors import InvalidHandlerError
 from events_core.report import HandlerOutcome
 
@@ -17,24 +18,6 @@ logger = logging.getLogger(__name__)
 
 OPTIONS_ATTRIBUTE = "__events_options__"
 """Attribute of a callback where add-ons (such as a retry decorator) store handler options."""
-
-
-def callable_ref(func: Callable[..., Any]) -> str:
-    """Return the import path `module:qualname` of a callable."""
-    module = getattr(func, "__module__", None) or "?"
-    qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
-    return f"{module}:{qualname}"
-
-
-def is_importable_ref(ref: str) -> bool:
-    """Return whether a worker could import the callable named by `ref`."""
-    module, _, qualname = ref.partition(":")
-    return (
-        module not in ("__main__", "?", "")
-        and "<" not in qualname
-        and ">" not in qualname
-        and bool(qualname)
-    )
 
 
 class EventHandler:
@@ -84,12 +67,12 @@ class EventHandler:
         self.failure_callback = failure_callback
         self.once = once
         self.force_async = force_async
-        self.is_async = inspect.iscoroutinefunction(event_callback)
+        self.is_async = is_async_callable(event_callback)
         self.runs_inline = not (
             self.is_async
             or force_async
-            or inspect.iscoroutinefunction(success_callback)
-            or inspect.iscoroutinefunction(failure_callback)
+            or is_async_callable(success_callback)
+            or is_async_callable(failure_callback)
         )
         """Whether `run_sync` can run this handler and its callbacks without an event loop."""
         self.ref = callable_ref(event_callback)
