@@ -17,6 +17,7 @@ from events_core.composite import CompositeEventEmitter
 from events_core.emission import EventEmission, current_emission
 from events_core.emitter import EventEmitter
 from events_core.errors import (
+    CallbackReturnedAwaitableError,
     EmitError,
     EventsError,
     HandlerNotImportableError,
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidHandlerError",
     "MaxHandlersExceededError",
     "HandlerNotImportableError",
+    "CallbackReturnedAwaitableError",
     "EmitError",
     "__version__",
 ]

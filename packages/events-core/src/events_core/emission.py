@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from typing import Any, Literal
 
 from events_core.handler import EventHandler
 from events_core.report import EmissionReport, HandlerOutcome
+
+logger = logging.getLogger(__name__)
 
 EventKind = Literal["name", "class"]
 """How an emission's event was given: a string name, or an instance (then `args[0]`)."""
@@ -263,16 +266,10 @@ class EventEmission:
         token = _set_current(self)
         try:
             for handler in state[3]:
-                try:
-                    result = handler.event_callback(*args, **kwargs)
-                except Exception as exc:
-                    handler.failed_quietly(exc)
+                succeeded, value = handler.run_inline(args, kwargs)
+                if not succeeded:
                     ok = False
-                else:
-                    if handler.success_callback is not None and not handler.succeeded_quietly(
-                        result
-                    ):
-                        ok = False
+                    logger.error("handler %s failed: %s", handler.ref, type(value).__name__)
         finally:
             _reset_current(token)
         return ok

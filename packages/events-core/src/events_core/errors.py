@@ -32,6 +32,26 @@ class InvalidHandlerError(EventsError, TypeError):
         self.given = given
 
 
+class CallbackReturnedAwaitableError(EventsError, TypeError):
+    """Raised, as a handler's failure, when a sync callback returns an awaitable.
+
+    The awaitable is closed unawaited. Only callbacks known to be async when subscribed (an
+    `async def` function, an object with an `async def __call__`, or a partial of either)
+    are awaited, wherever the emission runs.
+    """
+
+    def __init__(self, role: str, ref: str) -> None:
+        super().__init__(
+            f"{role} {ref} is not async but returned an awaitable, which was closed unawaited; "
+            f"make it `async def` (or give it an `async def __call__`) to have it awaited"
+        )
+        self.role = role
+        self.ref = ref
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.role, self.ref))
+
+
 class MaxHandlersExceededError(EventsError):
     """Raised when subscribing would exceed a linker's `max_event_handlers` for one event."""
 
