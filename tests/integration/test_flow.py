@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,33 @@ def test_success_and_failure_callbacks_run_on_the_worker(
     log = worker.wait_log("EmissionFailedError")
     assert "tests.integration.handlers:explode (ValueError)" in log
     assert all(item["pid"] != __import__("os").getpid() for item in found)
+
+
+def test_handlers_and_callbacks_that_are_async_callable_objects_are_awaited_on_the_worker(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    conf = base_conf(queue)
+    worker = worker_factory(broker_url, [queue], conf)
+    emitter = CeleryEventEmitter(make_app(broker_url, conf))
+
+    emission = emitter.emit("itest.async_callables", 5)
+
+    assert emission is not None
+    assert [handler.ref for handler in emission.handlers] == [
+        "tests.integration.handlers:async_tripler",
+        "tests.integration.handlers:async_failing",
+    ]
+    found = recorder.wait_for(lambda records: len(records) >= 4)
+    handlers = {item["handler"]: item for item in found}
+    assert handlers["async_tripler"]["value"] == 5
+    assert handlers["async_on_result"]["result"] == 15
+    assert handlers["async_failing"]["value"] == 5
+    assert handlers["async_on_error"]["error"] == "ValueError"
+    assert "async_failing cannot handle 5" in handlers["async_on_error"]["message"]
+    assert all(item["pid"] != os.getpid() for item in found)
+    log = worker.wait_log("EmissionFailedError")
+    assert "tests.integration.handlers:async_failing (ValueError)" in log
+    assert "1 handler(s) failed" in log
 
 
 def test_linkers_are_namespaces_sharing_one_app_and_task(
