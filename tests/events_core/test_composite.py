@@ -21,14 +21,14 @@ class BackendDownError(Exception):
 
 
 class Failing(EventEmitter):
-    """A backend whose `_process` always raises its own error."""
+    """A backend whose `dispatch` always raises its own error."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__()
         self.error = error
         self.attempts: list[EventEmission] = []
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
         self.attempts.append(emission)
         raise self.error
 
@@ -55,7 +55,7 @@ def test_backends_receive_the_emission_in_the_order_given(linker: type[EventLink
             super().__init__()
             self.name = name
 
-        def _process(self, emission: EventEmission) -> None:
+        def dispatch(self, emission: EventEmission) -> None:
             order.append(self.name)
 
     CompositeEventEmitter(Named("one"), Named("two"), Named("three"), linker=linker).emit("A")

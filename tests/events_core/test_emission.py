@@ -164,6 +164,17 @@ def test_a_given_timestamp_is_kept_as_utc() -> None:
     assert emission.timestamp.hour == 10
 
 
+def test_created_is_the_timestamp_in_epoch_seconds() -> None:
+    given = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)
+
+    emission = _emission(timestamp=given)
+
+    assert emission.created == given.timestamp()
+    assert emission.replace().created == emission.created
+    with pytest.raises(AttributeError):
+        emission.created = 0.0  # type: ignore[misc]
+
+
 def test_attempt_is_one_for_the_first_delivery(linker: type[EventLinker]) -> None:
     linker.on("A")(lambda: None)
 
@@ -274,6 +285,9 @@ def test_emissions_with_different_handlers_are_not_equal() -> None:
     assert emission != emission.replace(handlers=(EventHandler(pool_handlers.order_id),))
     assert emission != emission.replace(handlers=(EventHandler(pool_handlers.double, once=True),))
     assert emission == emission.replace(handlers=(EventHandler(pool_handlers.double),))
+    assert emission != emission.replace(
+        handlers=(EventHandler(pool_handlers.double, options={"retry": 2}),)
+    )
 
 
 def test_an_emission_pickles_and_unpickles_equal() -> None:

@@ -28,11 +28,12 @@ class CompositeEventEmitter(EventEmitter):
                 raise TypeError(f"CompositeEventEmitter takes EventEmitters, got {emitter!r}")
         self.emitters = emitters
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Hand `emission` to each emitter's `dispatch`; raise their failures as `EmitError`."""
         errors: list[BaseException] = []
         for emitter in self.emitters:
             try:
-                emitter._process(emission)
+                emitter.dispatch(emission)
             except Exception as exc:
                 errors.append(exc)
         if errors:

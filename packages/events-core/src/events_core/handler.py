@@ -96,6 +96,20 @@ class EventHandler:
         """Whether a worker could import this handler's callback by its `ref`."""
         return is_importable_ref(self.ref)
 
+    def is_equivalent(self, other: EventHandler) -> bool:
+        """Whether `other` runs the same callbacks with the same flags and options.
+
+        An unpickled copy of a handler is equivalent to its original.
+        """
+        return (
+            self.event_callback == other.event_callback
+            and self.success_callback == other.success_callback
+            and self.failure_callback == other.failure_callback
+            and self.once == other.once
+            and self.force_async == other.force_async
+            and self._options == other._options
+        )
+
     def __repr__(self) -> str:
         flags = "".join(
             f", {name}=True" for name in ("once", "force_async") if getattr(self, name)
