@@ -172,6 +172,19 @@ EventLinker.subscribe(
 )
 
 
+@EventLinker.once("itest.once_per_process")
+def once_per_process(number: int) -> None:
+    """Taken by the worker process that first resolves the event: once per process."""
+    record("once_per_process", number=number)
+
+
+@EventLinker.on("itest.once_per_process")
+def every_delivery(number: int) -> None:
+    """A slow sibling, so that deliveries spread over the worker processes."""
+    time.sleep(0.3)
+    record("every_delivery", number=number)
+
+
 @EventLinker.on("itest.slow")
 def slow(number: int, *, seconds: float = 0.5) -> None:
     time.sleep(seconds)

@@ -138,6 +138,27 @@ def test_a_producer_without_handler_code_emits_with_worker_resolution(
     assert {item["n"] for item in found} == {7}
 
 
+def test_with_worker_resolution_a_once_handler_runs_once_per_worker_process(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    conf = base_conf(queue)
+    worker_factory(broker_url, [queue], conf)
+    worker_factory(broker_url, [queue], conf)
+    emitter = CeleryEventEmitter(make_app(broker_url, conf), resolve="worker")
+
+    for number in range(6):
+        emitter.emit("itest.once_per_process", number)
+
+    recorder.wait_for(lambda records: len(records) >= 8)
+    found = recorder.settle()
+    every = {item["pid"] for item in recorder.records("every_delivery")}
+    once = [item["pid"] for item in recorder.records("once_per_process")]
+    assert len(recorder.records("every_delivery")) == 6
+    assert len(every) == 2
+    assert sorted(once) == sorted(every)
+    assert len(found) == 8
+
+
 def test_the_message_shows_the_event_and_id_but_never_the_payload(
     broker_url: str, queue: str
 ) -> None:
