@@ -7,6 +7,7 @@ import pytest
 from events_core import (
     AsyncIOEventEmitter,
     CompositeEventEmitter,
+    ConfigurationTypeError,
     EmitError,
     EventEmission,
     EventEmitter,
@@ -163,8 +164,11 @@ def test_a_composite_of_no_emitters_is_allowed(linker: type[EventLinker]) -> Non
 
 @pytest.mark.parametrize("given", [None, "emitter", RecordingEventEmitter])
 def test_only_event_emitters_can_be_composed(given: object) -> None:
-    with pytest.raises(TypeError, match="CompositeEventEmitter takes EventEmitters"):
+    with pytest.raises(TypeError, match="CompositeEventEmitter takes EventEmitters") as caught:
         CompositeEventEmitter(RecordingEventEmitter(), given)  # type: ignore[arg-type]
+
+    assert isinstance(caught.value, ConfigurationTypeError)
+    assert caught.value.setting == "emitters"
 
 
 def test_composites_can_be_nested(linker: type[EventLinker]) -> None:

@@ -17,7 +17,9 @@ from events_core import (
     EventEmission,
     EventHandler,
     EventLinker,
+    EventsError,
     HandlerOutcome,
+    UnknownFieldError,
     current_emission,
 )
 from events_core.emission import new_emission_id
@@ -262,6 +264,11 @@ def test_replace_without_changes_gives_an_equal_emission() -> None:
 def test_replace_rejects_unknown_fields() -> None:
     with pytest.raises(TypeError, match="no field"):
         _emission().replace(priority=1)
+    unknown = r"no field\(s\) color, priority; its fields"
+    with pytest.raises(UnknownFieldError, match=unknown) as caught:
+        _emission().replace(priority=1, color="red", attempt=2)
+    assert caught.value.unknown == ("color", "priority")
+    assert isinstance(caught.value, EventsError)
 
 
 # equality and pickling ---------------------------------------------------------------------------

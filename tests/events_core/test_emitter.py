@@ -9,6 +9,8 @@ import pytest
 from events_core import (
     AsyncIOEventEmitter,
     CompositeEventEmitter,
+    ConfigurationError,
+    ConfigurationTypeError,
     EventEmission,
     EventEmitter,
     EventLinker,
@@ -236,7 +238,7 @@ def test_the_default_linker_is_event_linker() -> None:
 def test_the_linker_must_be_an_event_linker_subclass(
     emitter_class: type[EventEmitter], given: object
 ) -> None:
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(ConfigurationTypeError, match="linker: must be EventLinker or a subclass"):
         emitter_class(linker=given)  # type: ignore[arg-type]
 
 
@@ -249,9 +251,9 @@ def test_the_linker_of_an_emitter_is_read_only(linker: type[EventLinker]) -> Non
 
 
 def test_an_instance_of_a_linker_is_not_a_linker(linker: type[EventLinker]) -> None:
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(TypeError, match="linker: must be EventLinker or a subclass"):
         Recording(linker=linker())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(ConfigurationError, match="linker: must be EventLinker or a subclass"):
         ExecutorEventEmitter(linker=linker())  # type: ignore[arg-type]
 
 

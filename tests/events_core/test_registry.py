@@ -9,6 +9,7 @@ import pytest
 
 from events_core import (
     AsyncIOEventEmitter,
+    ConfigurationError,
     EventHandler,
     EventLinker,
     MaxHandlersExceededError,
@@ -455,10 +456,14 @@ def test_the_default_linker_has_no_handler_limit(linker: type[EventLinker]) -> N
 
 @pytest.mark.parametrize("maximum", [0, -1, "3", 1.5])
 def test_max_event_handlers_must_be_a_positive_int(maximum: object) -> None:
-    with pytest.raises(ValueError, match="max_event_handlers must be a positive int"):
+    problem = "max_event_handlers: must be a positive int"
+    with pytest.raises(ConfigurationError, match=problem) as caught:
 
         class Bad(EventLinker, max_event_handlers=maximum):  # type: ignore[arg-type]
             pass
+
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.setting == "max_event_handlers"
 
 
 # order -------------------------------------------------------------------------------------------

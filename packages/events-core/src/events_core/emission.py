@@ -13,6 +13,7 @@ from os import urandom
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from events_core.errors import UnknownFieldError
 from events_core.handler import EventHandler
 from events_core.report import EmissionReport, HandlerOutcome
 
@@ -244,7 +245,11 @@ class EventEmission:
         return self._state[_KIND]
 
     def replace(self, **changes: Any) -> EventEmission:
-        """Return a copy with some fields changed (for example `attempt` or `handlers`)."""
+        """Return a copy with some fields changed (for example `attempt` or `handlers`).
+
+        Raises:
+            UnknownFieldError: a change names a field emissions do not have.
+        """
         fields: dict[str, Any] = {
             "id": self.id,
             "event": self.event,
@@ -258,7 +263,7 @@ class EventEmission:
         }
         unknown = set(changes) - set(fields)
         if unknown:
-            raise TypeError(f"EventEmission has no field(s) {', '.join(sorted(unknown))}")
+            raise UnknownFieldError(unknown, fields)
         fields.update(changes)
         return EventEmission(**fields)
 

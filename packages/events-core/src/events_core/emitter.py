@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from events_core.emission import EventEmission, EventKind
-from events_core.errors import InvalidEventError
+from events_core.errors import ConfigurationTypeError, InvalidEventError
 from events_core.events import class_path, is_event_class
 from events_core.registry import EventLinker
 from events_core.report import EmissionReport
@@ -24,11 +24,16 @@ class EventEmitter(ABC):
 
     Args:
         linker: the registry to resolve handlers from (default `EventLinker`).
+
+    Raises:
+        ConfigurationTypeError: `linker` is not `EventLinker` or a subclass of it.
     """
 
     def __init__(self, *, linker: type[EventLinker] = EventLinker) -> None:
         if not (isinstance(linker, type) and issubclass(linker, EventLinker)):
-            raise TypeError(f"linker must be EventLinker or a subclass of it, got {linker!r}")
+            raise ConfigurationTypeError(
+                "linker", f"must be EventLinker or a subclass of it, got {linker!r}"
+            )
         self._linker = linker
         self._resolutions = linker.resolutions()
         self.resolves_handlers = True

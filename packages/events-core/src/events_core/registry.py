@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from events_core.errors import InvalidEventError, MaxHandlersExceededError
+from events_core.errors import ConfigurationError, InvalidEventError, MaxHandlersExceededError
 from events_core.events import EventKey, class_path, key_name, validate_key
 from events_core.handler import EventHandler
 
@@ -79,8 +79,8 @@ class EventLinker:
         super().__init_subclass__(**kwargs)
         if max_event_handlers is not None:
             if not isinstance(max_event_handlers, int) or max_event_handlers < 1:
-                raise ValueError(
-                    f"max_event_handlers must be a positive int, got {max_event_handlers!r}"
+                raise ConfigurationError(
+                    "max_event_handlers", f"must be a positive int, got {max_event_handlers!r}"
                 )
             cls.max_event_handlers = max_event_handlers
         cls._setup()
