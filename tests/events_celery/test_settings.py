@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
+import events_core.errors
 from events_celery import codecs, install
 from events_celery.errors import ConfigurationError
 from events_celery.settings import (
@@ -91,6 +92,15 @@ def test_a_misspelled_events_setting_is_refused_naming_it_and_suggesting_the_rig
     assert caught.value.setting == key
     assert f"did you mean {suggestion!r}?" in str(caught.value)
     assert str(caught.value).startswith(f"{key}: unknown setting")
+
+
+def test_a_bad_setting_is_caught_as_the_core_configuration_error() -> None:
+    with pytest.raises(events_core.errors.ConfigurationError) as caught:
+        EventsSettings.from_conf({"events_serialiser": "json"})
+
+    assert isinstance(caught.value, ConfigurationError)
+    assert isinstance(caught.value, ValueError)
+    assert ConfigurationError is events_core.errors.ConfigurationError
 
 
 def test_an_unknown_events_setting_with_no_close_match_lists_the_known_ones() -> None:

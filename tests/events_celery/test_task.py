@@ -201,6 +201,52 @@ def test_an_emitter_resolving_at_the_worker_runs_the_worker_handlers(
     assert calls == [("send_receipt", (3,), {})]
 
 
+@pytest.mark.parametrize("resolve", ["emitter", "worker"])
+def test_a_once_handler_runs_exactly_once_over_three_eager_emits(
+    app: Celery, linker: type[EventLinker], resolve: Any
+) -> None:
+    app.conf.task_always_eager = True
+    linker.once("OrderPlaced")(send_receipt)
+    linker.on("OrderPlaced")(notify)
+    emitter = CeleryEventEmitter(app, linker=linker, resolve=resolve)
+
+    for number in range(3):
+        emitter.emit("OrderPlaced", number)
+
+    assert [(name, args) for name, args, _ in calls] == [
+        ("send_receipt", (0,)),
+        ("notify", (0,)),
+        ("notify", (1,)),
+        ("notify", (2,)),
+    ]
+
+
+def test_an_eager_once_handler_alone_runs_once_and_later_emits_find_no_handler(
+    app: Celery, linker: type[EventLinker]
+) -> None:
+    app.conf.task_always_eager = True
+    linker.once("OrderPlaced")(send_receipt)
+    emitter = CeleryEventEmitter(app, linker=linker)
+
+    emitted = [emitter.emit("OrderPlaced", number) for number in range(3)]
+
+    assert [emission is None for emission in emitted] == [False, True, True]
+    assert calls == [("send_receipt", (0,), {})]
+
+
+def test_a_retry_naming_a_lent_once_handler_still_runs_it(
+    app: Celery, linker: type[EventLinker]
+) -> None:
+    linker.once("OrderPlaced")(send_receipt)
+    linker.lend("OrderPlaced")
+    envelope = envelope_for(app, linker, "OrderPlaced", 7, handlers=(ref(send_receipt),))
+
+    result = execute(app, envelope)
+
+    assert result.state == states.SUCCESS
+    assert calls == [("send_receipt", (7,), {})]
+
+
 def test_a_class_event_reaches_its_handlers_as_an_instance(
     app: Celery, linker: type[EventLinker]
 ) -> None:

@@ -7,6 +7,7 @@ import pytest
 from events_core import (
     AsyncIOEventEmitter,
     CompositeEventEmitter,
+    ConfigurationTypeError,
     EmitError,
     EventEmission,
     EventEmitter,
@@ -21,14 +22,14 @@ class BackendDownError(Exception):
 
 
 class Failing(EventEmitter):
-    """A backend whose `_process` always raises its own error."""
+    """A backend whose `dispatch` always raises its own error."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__()
         self.error = error
         self.attempts: list[EventEmission] = []
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
         self.attempts.append(emission)
         raise self.error
 
@@ -55,7 +56,7 @@ def test_backends_receive_the_emission_in_the_order_given(linker: type[EventLink
             super().__init__()
             self.name = name
 
-        def _process(self, emission: EventEmission) -> None:
+        def dispatch(self, emission: EventEmission) -> None:
             order.append(self.name)
 
     CompositeEventEmitter(Named("one"), Named("two"), Named("three"), linker=linker).emit("A")
@@ -163,8 +164,11 @@ def test_a_composite_of_no_emitters_is_allowed(linker: type[EventLinker]) -> Non
 
 @pytest.mark.parametrize("given", [None, "emitter", RecordingEventEmitter])
 def test_only_event_emitters_can_be_composed(given: object) -> None:
-    with pytest.raises(TypeError, match="CompositeEventEmitter takes EventEmitters"):
+    with pytest.raises(TypeError, match="CompositeEventEmitter takes EventEmitters") as caught:
         CompositeEventEmitter(RecordingEventEmitter(), given)  # type: ignore[arg-type]
+
+    assert isinstance(caught.value, ConfigurationTypeError)
+    assert caught.value.setting == "emitters"
 
 
 def test_composites_can_be_nested(linker: type[EventLinker]) -> None:

@@ -17,7 +17,9 @@ from events_core import (
     EventEmission,
     EventHandler,
     EventLinker,
+    EventsError,
     HandlerOutcome,
+    UnknownFieldError,
     current_emission,
 )
 from events_core.emission import new_emission_id
@@ -164,6 +166,17 @@ def test_a_given_timestamp_is_kept_as_utc() -> None:
     assert emission.timestamp.hour == 10
 
 
+def test_created_is_the_timestamp_in_epoch_seconds() -> None:
+    given = datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)
+
+    emission = _emission(timestamp=given)
+
+    assert emission.created == given.timestamp()
+    assert emission.replace().created == emission.created
+    with pytest.raises(AttributeError):
+        emission.created = 0.0  # type: ignore[misc]
+
+
 def test_attempt_is_one_for_the_first_delivery(linker: type[EventLinker]) -> None:
     linker.on("A")(lambda: None)
 
@@ -251,6 +264,11 @@ def test_replace_without_changes_gives_an_equal_emission() -> None:
 def test_replace_rejects_unknown_fields() -> None:
     with pytest.raises(TypeError, match="no field"):
         _emission().replace(priority=1)
+    unknown = r"no field\(s\) color, priority; its fields"
+    with pytest.raises(UnknownFieldError, match=unknown) as caught:
+        _emission().replace(priority=1, color="red", attempt=2)
+    assert caught.value.unknown == ("color", "priority")
+    assert isinstance(caught.value, EventsError)
 
 
 # equality and pickling ---------------------------------------------------------------------------
@@ -274,6 +292,9 @@ def test_emissions_with_different_handlers_are_not_equal() -> None:
     assert emission != emission.replace(handlers=(EventHandler(pool_handlers.order_id),))
     assert emission != emission.replace(handlers=(EventHandler(pool_handlers.double, once=True),))
     assert emission == emission.replace(handlers=(EventHandler(pool_handlers.double),))
+    assert emission != emission.replace(
+        handlers=(EventHandler(pool_handlers.double, options={"retry": 2}),)
+    )
 
 
 def test_an_emission_pickles_and_unpickles_equal() -> None:

@@ -1,4 +1,4 @@
-"""`EventEmitter`: the base that resolves handlers, builds emissions and calls `_process`."""
+"""`EventEmitter`: the base that resolves handlers, builds emissions and calls `dispatch`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 from events_core import (
     AsyncIOEventEmitter,
     CompositeEventEmitter,
+    ConfigurationError,
+    ConfigurationTypeError,
     EventEmission,
     EventEmitter,
     EventLinker,
@@ -28,20 +30,20 @@ class SchedulingError(Exception):
 
 
 class Recording(EventEmitter):
-    """Keeps what `_process` was given."""
+    """Keeps what `dispatch` was given."""
 
     def __init__(self, *, linker: type[EventLinker] = EventLinker) -> None:
         super().__init__(linker=linker)
         self.processed: list[EventEmission] = []
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
         self.processed.append(emission)
 
 
 class Failing(EventEmitter):
     """A backend that can never schedule anything."""
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
         raise SchedulingError("broker down")
 
 
@@ -61,7 +63,7 @@ def test_emit_returns_none_when_no_handler_is_subscribed(linker: type[EventLinke
     assert emitter.processed == []
 
 
-def test_emit_hands_the_emission_to_process_and_returns_it(linker: type[EventLinker]) -> None:
+def test_emit_hands_the_emission_to_dispatch_and_returns_it(linker: type[EventLinker]) -> None:
     handler = linker.subscribe("A", event_callback=lambda *a, **k: None)
     emitter = Recording(linker=linker)
 
@@ -122,7 +124,7 @@ def test_emit_rejects_something_that_is_not_an_event(linker: type[EventLinker]) 
     assert emitter.processed == []
 
 
-def test_an_emitter_that_does_not_resolve_handlers_always_processes(
+def test_an_emitter_that_does_not_resolve_handlers_always_dispatches(
     linker: type[EventLinker],
 ) -> None:
     linker.subscribe("A", event_callback=lambda: None)
@@ -143,7 +145,7 @@ def test_an_emitter_that_does_not_resolve_handlers_always_processes(
     assert linker.get_event_handlers("A") != []
 
 
-def test_the_exception_of_process_propagates_from_emit(linker: type[EventLinker]) -> None:
+def test_the_exception_of_dispatch_propagates_from_emit(linker: type[EventLinker]) -> None:
     linker.subscribe("A", event_callback=lambda: None)
 
     with pytest.raises(SchedulingError, match="broker down"):
@@ -173,7 +175,7 @@ def test_once_handlers_are_removed_when_the_emission_is_scheduled(
     assert second.handlers == (keep,)
 
 
-def test_once_handlers_are_put_back_when_process_raises(linker: type[EventLinker]) -> None:
+def test_once_handlers_are_put_back_when_dispatch_raises(linker: type[EventLinker]) -> None:
     calls: list[str] = []
     before = linker.subscribe("A", event_callback=lambda: calls.append("before"))
     once = linker.subscribe("A", "B", event_callback=lambda: calls.append("once"), once=True)
@@ -236,14 +238,22 @@ def test_the_default_linker_is_event_linker() -> None:
 def test_the_linker_must_be_an_event_linker_subclass(
     emitter_class: type[EventEmitter], given: object
 ) -> None:
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(ConfigurationTypeError, match="linker: must be EventLinker or a subclass"):
         emitter_class(linker=given)  # type: ignore[arg-type]
 
 
+def test_the_linker_of_an_emitter_is_read_only(linker: type[EventLinker]) -> None:
+    emitter = Recording(linker=linker)
+
+    assert emitter.linker is linker
+    with pytest.raises(AttributeError):
+        emitter.linker = EventLinker  # type: ignore[misc]
+
+
 def test_an_instance_of_a_linker_is_not_a_linker(linker: type[EventLinker]) -> None:
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(TypeError, match="linker: must be EventLinker or a subclass"):
         Recording(linker=linker())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="linker must be EventLinker or a subclass"):
+    with pytest.raises(ConfigurationError, match="linker: must be EventLinker or a subclass"):
         ExecutorEventEmitter(linker=linker())  # type: ignore[arg-type]
 
 

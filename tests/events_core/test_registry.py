@@ -9,11 +9,12 @@ import pytest
 
 from events_core import (
     AsyncIOEventEmitter,
+    ConfigurationError,
     EventHandler,
     EventLinker,
     MaxHandlersExceededError,
 )
-from events_core.registry import find_linker
+from events_core.registry import Resolution, Selection, find_linker
 from events_core.testing import RecordingEventEmitter
 
 
@@ -455,10 +456,14 @@ def test_the_default_linker_has_no_handler_limit(linker: type[EventLinker]) -> N
 
 @pytest.mark.parametrize("maximum", [0, -1, "3", 1.5])
 def test_max_event_handlers_must_be_a_positive_int(maximum: object) -> None:
-    with pytest.raises(ValueError, match="max_event_handlers must be a positive int"):
+    problem = "max_event_handlers: must be a positive int"
+    with pytest.raises(ConfigurationError, match=problem) as caught:
 
         class Bad(EventLinker, max_event_handlers=maximum):  # type: ignore[arg-type]
             pass
+
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.setting == "max_event_handlers"
 
 
 # order -------------------------------------------------------------------------------------------
@@ -518,6 +523,116 @@ def test_handlers_for_resolves_the_handlers_an_emission_would_run(
     assert linker.handlers_for(Child()) == (base, every)
     assert linker.handlers_for("A") == (every, named)
     assert linker.handlers_for("B") == (every,)
+
+
+# lending handlers to emissions -------------------------------------------------------------------
+
+
+def module_level(*args: object) -> None:
+    pass
+
+
+def other_module_level(*args: object) -> None:
+    pass
+
+
+def test_lend_resolves_handlers_and_says_whether_they_all_run_inline(
+    linker: type[EventLinker],
+) -> None:
+    async def async_handler() -> None:
+        pass
+
+    sync = linker.subscribe("A", event_callback=lambda: None)
+
+    assert linker.lend("A") == Resolution((sync,), True, ())
+    awaited = linker.subscribe(Base, event_callback=async_handler)
+    assert linker.lend(Child) == Resolution((awaited,), False, ())
+    assert linker.lend("B") == Resolution((), True, ())
+
+
+def test_lend_takes_once_handlers_and_give_back_puts_them_back_in_order(
+    linker: type[EventLinker],
+) -> None:
+    first = linker.subscribe("A", event_callback=lambda: None)
+    once = linker.subscribe("A", "B", event_callback=lambda: None, once=True)
+    last = linker.subscribe("A", event_callback=lambda: None)
+
+    resolution = linker.lend("A")
+
+    assert resolution.handlers == (first, once, last)
+    assert resolution.lent == (once,)
+    assert linker.lend("A").handlers == (first, last)
+    assert linker.get_event_handlers("B") == []
+
+    linker.give_back(resolution.lent)
+
+    assert linker.lend("B").lent == (once,)
+    linker.give_back((once,))
+    assert linker.get_event_handlers("A") == [first, once, last]
+    assert linker.get_event_handlers("B") == [once]
+
+
+def test_resolutions_is_a_live_read_only_view_of_what_lend_answers_from_its_cache(
+    linker: type[EventLinker],
+) -> None:
+    resolutions = linker.resolutions()
+    handler = linker.subscribe("A", event_callback=lambda: None)
+    linker.subscribe("B", event_callback=lambda: None, once=True)
+
+    assert linker.lend("A") is resolutions["A"]
+    assert resolutions["A"] == Resolution((handler,), True, ())
+    linker.handlers_for("B")
+    assert "B" not in resolutions
+    with pytest.raises(TypeError):
+        resolutions["A"] = Resolution((), True, ())  # type: ignore[index]
+
+    linker.subscribe("A", event_callback=lambda: None)
+
+    assert "A" not in resolutions
+    assert len(linker.lend("A").handlers) == 2
+
+
+def test_handlers_named_picks_the_named_handlers_in_subscription_order(
+    linker: type[EventLinker],
+) -> None:
+    other = linker.subscribe("A", event_callback=other_module_level)
+    handler = linker.subscribe("A", event_callback=module_level)
+    linker.subscribe("B", event_callback=lambda: None)
+
+    selection = linker.handlers_named("A", [handler.ref, "x:missing", other.ref, "x:missing"])
+
+    assert selection == Selection((other, handler), ("x:missing",))
+
+
+def test_handlers_named_finds_a_lent_once_handler_for_its_events_only(
+    linker: type[EventLinker],
+) -> None:
+    before = linker.subscribe(Base, event_callback=other_module_level)
+    once = linker.subscribe(Base, event_callback=module_level, once=True)
+    linker.lend(Child)
+
+    assert linker.handlers_for(Child()) == (before,)
+    assert linker.handlers_named(Child(), [once.ref, before.ref]).handlers == (before, once)
+    assert linker.handlers_named("A", [once.ref]) == Selection((), (once.ref,))
+    assert linker.handlers_named(Child(), [once.ref]).handlers == (once,)
+
+
+def test_a_lent_handler_is_forgotten_when_unsubscribed_or_removed(
+    linker: type[EventLinker],
+) -> None:
+    once = linker.subscribe("A", "B", event_callback=module_level, once=True)
+    linker.lend("A")
+
+    linker.unsubscribe("A", event_handler=once)
+    assert linker.handlers_named("A", [once.ref]).handlers == ()
+    assert linker.handlers_named("B", [once.ref]).handlers == (once,)
+    linker.remove_event("B")
+    assert linker.handlers_named("B", [once.ref]).handlers == ()
+
+    again = linker.subscribe("A", event_callback=module_level, once=True)
+    linker.lend("A")
+    linker.remove_all()
+    assert linker.handlers_named("A", [again.ref]).handlers == ()
 
 
 # thread-safety -----------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ class Refused(Exception):
 class RefusingEmitter(EventEmitter):
     """A backend that never manages to schedule an emission."""
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
         raise Refused
 
 

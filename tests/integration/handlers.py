@@ -158,6 +158,62 @@ EventLinker.subscribe("itest.callbacks", event_callback=multiply, success_callba
 EventLinker.subscribe("itest.callbacks", event_callback=explode, failure_callback=on_error)
 
 
+class AsyncTripler:
+    """A handler that is an object with an `async def __call__`; fails when made to."""
+
+    def __init__(self, name: str, *, fails: bool = False) -> None:
+        self.name = name
+        self.fails = fails
+
+    async def __call__(self, value: int) -> int:
+        await asyncio.sleep(0)
+        record(self.name, value=value)
+        if self.fails:
+            raise ValueError(f"{self.name} cannot handle {value}")
+        return value * 3
+
+
+class AsyncRecorder:
+    """A success or failure callback that is an object with an `async def __call__`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, outcome: Any) -> None:
+        await asyncio.sleep(0)
+        if isinstance(outcome, BaseException):
+            record(self.name, error=type(outcome).__name__, message=str(outcome))
+        else:
+            record(self.name, result=outcome)
+
+
+# Module-level instances: each one's ref is the attribute holding it
+# (`tests.integration.handlers:async_tripler`), the same in the producer and the worker.
+async_tripler = AsyncTripler("async_tripler")
+async_failing = AsyncTripler("async_failing", fails=True)
+async_on_result = AsyncRecorder("async_on_result")
+async_on_error = AsyncRecorder("async_on_error")
+EventLinker.subscribe(
+    "itest.async_callables", event_callback=async_tripler, success_callback=async_on_result
+)
+EventLinker.subscribe(
+    "itest.async_callables", event_callback=async_failing, failure_callback=async_on_error
+)
+
+
+@EventLinker.once("itest.once_per_process")
+def once_per_process(number: int) -> None:
+    """Taken by the worker process that first resolves the event: once per process."""
+    record("once_per_process", number=number)
+
+
+@EventLinker.on("itest.once_per_process")
+def every_delivery(number: int) -> None:
+    """A slow sibling, so that deliveries spread over the worker processes."""
+    time.sleep(0.3)
+    record("every_delivery", number=number)
+
+
 @EventLinker.on("itest.slow")
 def slow(number: int, *, seconds: float = 0.5) -> None:
     time.sleep(seconds)

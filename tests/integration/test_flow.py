@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -67,6 +68,33 @@ def test_success_and_failure_callbacks_run_on_the_worker(
     assert all(item["pid"] != __import__("os").getpid() for item in found)
 
 
+def test_handlers_and_callbacks_that_are_async_callable_objects_are_awaited_on_the_worker(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    conf = base_conf(queue)
+    worker = worker_factory(broker_url, [queue], conf)
+    emitter = CeleryEventEmitter(make_app(broker_url, conf))
+
+    emission = emitter.emit("itest.async_callables", 5)
+
+    assert emission is not None
+    assert [handler.ref for handler in emission.handlers] == [
+        "tests.integration.handlers:async_tripler",
+        "tests.integration.handlers:async_failing",
+    ]
+    found = recorder.wait_for(lambda records: len(records) >= 4)
+    handlers = {item["handler"]: item for item in found}
+    assert handlers["async_tripler"]["value"] == 5
+    assert handlers["async_on_result"]["result"] == 15
+    assert handlers["async_failing"]["value"] == 5
+    assert handlers["async_on_error"]["error"] == "ValueError"
+    assert "async_failing cannot handle 5" in handlers["async_on_error"]["message"]
+    assert all(item["pid"] != os.getpid() for item in found)
+    log = worker.wait_log("EmissionFailedError")
+    assert "tests.integration.handlers:async_failing (ValueError)" in log
+    assert "1 handler(s) failed" in log
+
+
 def test_linkers_are_namespaces_sharing_one_app_and_task(
     broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
@@ -108,6 +136,27 @@ def test_a_producer_without_handler_code_emits_with_worker_resolution(
     found = recorder.wait_for(lambda records: len(records) >= 2)
     assert sorted(item["handler"] for item in found) == ["on_text", "on_text_async"]
     assert {item["n"] for item in found} == {7}
+
+
+def test_with_worker_resolution_a_once_handler_runs_once_per_worker_process(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    conf = base_conf(queue)
+    worker_factory(broker_url, [queue], conf)
+    worker_factory(broker_url, [queue], conf)
+    emitter = CeleryEventEmitter(make_app(broker_url, conf), resolve="worker")
+
+    for number in range(6):
+        emitter.emit("itest.once_per_process", number)
+
+    recorder.wait_for(lambda records: len(records) >= 8)
+    found = recorder.settle()
+    every = {item["pid"] for item in recorder.records("every_delivery")}
+    once = [item["pid"] for item in recorder.records("once_per_process")]
+    assert len(recorder.records("every_delivery")) == 6
+    assert len(every) == 2
+    assert sorted(once) == sorted(every)
+    assert len(found) == 8
 
 
 def test_the_message_shows_the_event_and_id_but_never_the_payload(

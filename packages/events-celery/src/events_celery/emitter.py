@@ -57,7 +57,14 @@ class CeleryEventEmitter(EventEmitter):
         self.resolves_handlers = resolve == "emitter"
         self.runtime: EventsRuntime = runtime_of(app)
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Seal `emission` in an envelope and publish it to its queue.
+
+        Raises:
+            HandlerNotImportableError: a handler cannot be named on the wire.
+            EncodeError: the event name or a payload value cannot be carried.
+            PublishError: the broker did not take the message in time.
+        """
         if len(emission.event) > MAX_EVENT_NAME:
             raise EncodeError(
                 "the event name", f"longer than {MAX_EVENT_NAME} characters, which workers refuse"
@@ -81,7 +88,7 @@ class CeleryEventEmitter(EventEmitter):
             kind=emission.kind,
             linker=self.linker.path(),
             handlers=refs,
-            timestamp=emission._state[4],
+            timestamp=emission.created,
             headers=emission.headers,
             meta=Meta(attempt=emission.attempt, queue=queue, extra=extra),
             args=emission.args,

@@ -1,20 +1,28 @@
-"""Errors raised by events-celery, all under `events_core.errors.EventsError`."""
+"""Errors raised by events-celery, all under `events_core.errors.EventsError`.
+
+`ConfigurationError` (a misspelled or mistyped `events_*` setting or `install` argument) is
+events-core's own, so `except events_core.errors.ConfigurationError` catches every package's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from events_celery.reasons import Reason
-from events_core.errors import EventsError
+from events_core.errors import ConfigurationError, EventsError
 
-
-class ConfigurationError(EventsError, ValueError):
-    """Raised when an `events_*` setting or an `install` argument is misspelled or mistyped."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
-        self.problem = problem
+__all__ = [
+    "ConfigurationError",
+    "DecodeError",
+    "EmissionFailedError",
+    "EncodeError",
+    "EnvelopeError",
+    "MalformedEnvelopeError",
+    "PublishError",
+    "SignatureError",
+    "UnknownCodecError",
+    "UnregisteredError",
+]
 
 
 class EncodeError(EventsError, TypeError):

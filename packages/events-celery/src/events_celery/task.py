@@ -33,8 +33,7 @@ from events_celery.runtime import attached_runtime
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
 from events_core.events import class_path
-from events_core.handler import EventHandler
-from events_core.registry import EventLinker, find_linker
+from events_core.registry import EventLinker, Selection, find_linker
 
 logger = logging.getLogger(__name__)
 
@@ -128,13 +127,12 @@ def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
     if resolver is None:
         resolver = _resolvers[linker] = LinkerTypes(linker)
     body = decode_body(envelope.body, envelope.codec, resolver)
+    event: object = envelope.event
     if body.kind == "class":
         if not body.args or class_path(type(body.args[0])) != envelope.event:
             raise DecodeError("a class event's first argument must be an instance of that class")
-        handlers = linker.handlers_for(body.args[0])
-    else:
-        handlers = linker.handlers_for(envelope.event)
-    selected, unregistered = _select(handlers, body.handlers)
+        event = body.args[0]
+    selected, unregistered = _select(linker, event, body.handlers)
     if not selected and not unregistered:
         raise UnregisteredError(
             f"no handler for event {envelope.event!r} in {linker_path} on this worker"
@@ -153,16 +151,15 @@ def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
     return body, emission, unregistered
 
 
-def _select(
-    handlers: tuple[EventHandler, ...], refs: tuple[str, ...] | None
-) -> tuple[tuple[EventHandler, ...], tuple[str, ...]]:
-    """Pick the handlers the message names, in the worker's order; list refs it lacks."""
+def _select(linker: type[EventLinker], event: object, refs: tuple[str, ...] | None) -> Selection:
+    """Pick the handlers the message names, in the worker's order, and list refs it lacks.
+
+    A message naming no handler (`resolve="worker"`) gets the worker's handlers, taken as an
+    emitter takes them, so a `once` handler runs once per worker process.
+    """
     if refs is None:
-        return handlers, ()
-    wanted = set(refs)
-    selected = tuple(handler for handler in handlers if handler.ref in wanted)
-    known = {handler.ref for handler in selected}
-    return selected, tuple(dict.fromkeys(ref for ref in refs if ref not in known))
+        return Selection(linker.lend(event if type(event) is str else type(event)).handlers, ())
+    return linker.handlers_named(event, refs)
 
 
 def _failed_error(failure: Failure) -> EmissionFailedError:

@@ -17,12 +17,16 @@ from events_core.composite import CompositeEventEmitter
 from events_core.emission import EventEmission, current_emission
 from events_core.emitter import EventEmitter
 from events_core.errors import (
+    CallbackReturnedAwaitableError,
+    ConfigurationError,
+    ConfigurationTypeError,
     EmitError,
     EventsError,
     HandlerNotImportableError,
     InvalidEventError,
     InvalidHandlerError,
     MaxHandlersExceededError,
+    UnknownFieldError,
 )
 from events_core.executor import ExecutorEventEmitter
 from events_core.handler import EventHandler
@@ -44,10 +48,14 @@ __all__ = [
     "CompositeEventEmitter",
     # errors
     "EventsError",
+    "ConfigurationError",
+    "ConfigurationTypeError",
     "InvalidEventError",
     "InvalidHandlerError",
     "MaxHandlersExceededError",
     "HandlerNotImportableError",
+    "CallbackReturnedAwaitableError",
     "EmitError",
+    "UnknownFieldError",
     "__version__",
 ]

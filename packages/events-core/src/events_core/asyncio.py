@@ -30,9 +30,10 @@ class AsyncIOEventEmitter(EventEmitter):
         super().__init__(linker=linker)
         self._tasks: set[asyncio.Task[EmissionReport]] = set()
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Run `emission` now outside a loop, else from the running loop (see the class)."""
         loop = _get_running_loop()
-        if emission._state[8]:  # every handler runs inline
+        if emission.runs_inline:
             if loop is None:
                 emission.run_quietly()
             else:

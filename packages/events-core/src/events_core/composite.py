@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from events_core.emission import EventEmission
 from events_core.emitter import EventEmitter
-from events_core.errors import EmitError
+from events_core.errors import ConfigurationTypeError, EmitError
 from events_core.registry import EventLinker
 
 
@@ -25,14 +25,17 @@ class CompositeEventEmitter(EventEmitter):
         super().__init__(linker=linker)
         for emitter in emitters:
             if not isinstance(emitter, EventEmitter):
-                raise TypeError(f"CompositeEventEmitter takes EventEmitters, got {emitter!r}")
+                raise ConfigurationTypeError(
+                    "emitters", f"CompositeEventEmitter takes EventEmitters, got {emitter!r}"
+                )
         self.emitters = emitters
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Hand `emission` to each emitter's `dispatch`; raise their failures as `EmitError`."""
         errors: list[BaseException] = []
         for emitter in self.emitters:
             try:
-                emitter._process(emission)
+                emitter.dispatch(emission)
             except Exception as exc:
                 errors.append(exc)
         if errors:

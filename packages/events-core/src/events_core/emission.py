@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -10,13 +11,27 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from os import urandom
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from events_core.errors import UnknownFieldError
 from events_core.handler import EventHandler
 from events_core.report import EmissionReport, HandlerOutcome
 
+logger = logging.getLogger(__name__)
+
 EventKind = Literal["name", "class"]
 """How an emission's event was given: a string name, or an instance (then `args[0]`)."""
+
+# Slots of `EventEmission._state`, a tuple so that building an emission stays cheap.
+_EVENT: Final = 0
+_ARGS: Final = 1
+_KWARGS: Final = 2
+_HANDLERS: Final = 3
+_CREATED: Final = 4
+_ATTEMPT: Final = 5
+_HEADERS: Final = 6
+_KIND: Final = 7
+_INLINE: Final = 8
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _UUID4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
@@ -113,7 +128,7 @@ class EventEmission:
             _set_id(self, id)
 
     @classmethod
-    def _fast(
+    def emitted(
         cls,
         event: str,
         args: tuple[Any, ...],
@@ -122,7 +137,16 @@ class EventEmission:
         kind: EventKind,
         inline: bool,
     ) -> EventEmission:
-        """Build a first-delivery emission from already validated parts (the emit hot path)."""
+        """Build a first delivery from parts `emit` has already checked (its hot path).
+
+        Args:
+            event: the wire name.
+            args: positional arguments, the event instance first for a class event.
+            kwargs: keyword arguments; kept, not copied, so pass a dict no one else holds.
+            handlers: the handlers resolved, in subscription order.
+            kind: `"name"` or `"class"`.
+            inline: whether every handler `runs_inline`.
+        """
         self = _new(cls)
         _set_state(
             self,
@@ -147,10 +171,20 @@ class EventEmission:
         raise AttributeError(f"EventEmission is immutable; cannot delete {name!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        event, args, kwargs, handlers, created, attempt, headers, kind, _ = self._state
+        state = self._state
         return (
             _rebuild,
-            (self.id, event, args, dict(kwargs), handlers, created, attempt, dict(headers), kind),
+            (
+                self.id,
+                state[_EVENT],
+                state[_ARGS],
+                dict(state[_KWARGS]),
+                state[_HANDLERS],
+                state[_CREATED],
+                state[_ATTEMPT],
+                dict(state[_HEADERS]),
+                state[_KIND],
+            ),
         )
 
     @property
@@ -168,59 +202,68 @@ class EventEmission:
     @property
     def event(self) -> str:
         """The event's wire name."""
-        return self._state[0]
+        return self._state[_EVENT]
 
     @property
     def args(self) -> tuple[Any, ...]:
         """Positional arguments for every handler (the event instance first, for class events)."""
-        return self._state[1]
+        return self._state[_ARGS]
 
     @property
     def kwargs(self) -> Mapping[str, Any]:
         """Keyword arguments for every handler."""
-        return self._state[2]
+        return self._state[_KWARGS]
 
     @property
     def handlers(self) -> tuple[EventHandler, ...]:
         """The handlers this emission runs, in subscription order."""
-        return self._state[3]
+        return self._state[_HANDLERS]
 
     @property
     def timestamp(self) -> datetime:
         """When the event was emitted, as an aware UTC datetime."""
-        return datetime.fromtimestamp(self._state[4], timezone.utc)
+        return datetime.fromtimestamp(self._state[_CREATED], timezone.utc)
+
+    @property
+    def created(self) -> float:
+        """When the event was emitted, in seconds since the epoch (`timestamp` as a float)."""
+        return self._state[_CREATED]
 
     @property
     def attempt(self) -> int:
         """1 for the first delivery, then one more per retry."""
-        return self._state[5]
+        return self._state[_ATTEMPT]
 
     @property
     def headers(self) -> Mapping[str, str]:
         """Str-to-str metadata carried with the emission."""
-        return self._state[6]
+        return self._state[_HEADERS]
 
     @property
     def kind(self) -> EventKind:
         """`"name"` for a string event, `"class"` for an instance passed as `args[0]`."""
-        return self._state[7]
+        return self._state[_KIND]
 
     def replace(self, **changes: Any) -> EventEmission:
-        """Return a copy with some fields changed (for example `attempt` or `handlers`)."""
+        """Return a copy with some fields changed (for example `attempt` or `handlers`).
+
+        Raises:
+            UnknownFieldError: a change names a field emissions do not have.
+        """
         fields: dict[str, Any] = {
             "id": self.id,
             "event": self.event,
             "args": self.args,
             "kwargs": self.kwargs,
             "handlers": self.handlers,
-            "timestamp": self._state[4],
+            "timestamp": self.created,
             "attempt": self.attempt,
             "headers": self.headers,
             "kind": self.kind,
         }
         unknown = set(changes) - set(fields)
         if unknown:
-            raise TypeError(f"EventEmission has no field(s) {', '.join(sorted(unknown))}")
+            raise UnknownFieldError(unknown, fields)
         fields.update(changes)
         return EventEmission(**fields)
 
@@ -238,9 +281,13 @@ class EventEmission:
         mine, theirs = self._state, other._state
         # Handlers compare by what they run, so an unpickled copy equals its original.
         return (
-            mine[:3] == theirs[:3]
-            and mine[4:] == theirs[4:]
-            and list(map(_handler_fields, mine[3])) == list(map(_handler_fields, theirs[3]))
+            mine[:_HANDLERS] == theirs[:_HANDLERS]
+            and mine[_HANDLERS + 1 :] == theirs[_HANDLERS + 1 :]
+            and len(mine[_HANDLERS]) == len(theirs[_HANDLERS])
+            and all(
+                handler.is_equivalent(other_handler)
+                for handler, other_handler in zip(mine[_HANDLERS], theirs[_HANDLERS], strict=True)
+            )
         )
 
     def __hash__(self) -> int:
@@ -249,7 +296,7 @@ class EventEmission:
     @property
     def runs_inline(self) -> bool:
         """Whether every handler can run without an event loop."""
-        return self._state[8]
+        return self._state[_INLINE]
 
     def run_quietly(self) -> bool:
         """Run every handler inline without building a report; return whether all succeeded.
@@ -258,21 +305,15 @@ class EventEmission:
         callback and the log.
         """
         state = self._state
-        args, kwargs = state[1], state[2]
+        args, kwargs = state[_ARGS], state[_KWARGS]
         ok = True
         token = _set_current(self)
         try:
-            for handler in state[3]:
-                try:
-                    result = handler.event_callback(*args, **kwargs)
-                except Exception as exc:
-                    handler.failed_quietly(exc)
+            for handler in state[_HANDLERS]:
+                succeeded, value = handler.run_inline(args, kwargs)
+                if not succeeded:
                     ok = False
-                else:
-                    if handler.success_callback is not None and not handler.succeeded_quietly(
-                        result
-                    ):
-                        ok = False
+                    logger.error("handler %s failed: %s", handler.ref, type(value).__name__)
         finally:
             _reset_current(token)
         return ok
@@ -284,15 +325,16 @@ class EventEmission:
         `force_async`), the whole emission runs through `arun` in a new event loop, so
         this must not be called from a running loop in that case.
         """
-        event, args, kwargs, handlers = self._state[:4]
-        if not self._state[8]:
+        state = self._state
+        if not state[_INLINE]:
             return asyncio.run(self.arun())
+        args, kwargs = state[_ARGS], state[_KWARGS]
         token = _set_current(self)
         try:
-            outcomes = tuple([handler.run_sync(args, kwargs) for handler in handlers])
+            outcomes = tuple([handler.run_sync(args, kwargs) for handler in state[_HANDLERS]])
         finally:
             _reset_current(token)
-        return EmissionReport(self.id, event, outcomes)
+        return EmissionReport(self.id, state[_EVENT], outcomes)
 
     async def arun(self) -> EmissionReport:
         """Run every handler in the running loop and return their outcomes.
@@ -300,12 +342,12 @@ class EventEmission:
         Sync handlers run inline in subscription order; async handlers (and `force_async`
         ones, in threads) run concurrently. Outcomes keep subscription order.
         """
-        event, args, kwargs, handlers = self._state[:4]
+        state = self._state
         outcomes: list[HandlerOutcome | None] = []
         pending: list[tuple[int, asyncio.Task[HandlerOutcome]]] = []
         token = _set_current(self)
         try:
-            self._start(handlers, args, kwargs, outcomes, pending)
+            self._start(state[_HANDLERS], state[_ARGS], state[_KWARGS], outcomes, pending)
         finally:
             _reset_current(token)
         if pending:
@@ -313,7 +355,7 @@ class EventEmission:
             for (index, _), outcome in zip(pending, results, strict=True):
                 outcomes[index] = outcome
         return EmissionReport(
-            self.id, event, tuple(outcome for outcome in outcomes if outcome is not None)
+            self.id, state[_EVENT], tuple(outcome for outcome in outcomes if outcome is not None)
         )
 
     @staticmethod
@@ -340,17 +382,6 @@ _now = time.time
 # Slot descriptors set the fields of an otherwise immutable emission.
 _set_state = EventEmission.__dict__["_state"].__set__
 _set_id = EventEmission.__dict__["_id"].__set__
-
-
-def _handler_fields(handler: EventHandler) -> tuple[Any, ...]:
-    return (
-        handler.event_callback,
-        handler.success_callback,
-        handler.failure_callback,
-        handler.once,
-        handler.force_async,
-        handler._options,
-    )
 
 
 def _rebuild(

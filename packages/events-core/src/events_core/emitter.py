@@ -1,4 +1,4 @@
-"""`EventEmitter`: the base every backend subclasses by overriding `_process`."""
+"""`EventEmitter`: the base every backend subclasses by implementing `dispatch`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
-from events_core.emission import EventEmission
-from events_core.errors import InvalidEventError
+from events_core.emission import EventEmission, EventKind
+from events_core.errors import ConfigurationTypeError, InvalidEventError
 from events_core.events import class_path, is_event_class
 from events_core.registry import EventLinker
 from events_core.report import EmissionReport
@@ -16,22 +16,33 @@ logger = logging.getLogger(__name__)
 
 
 class EventEmitter(ABC):
-    """Resolves handlers from a linker, builds the emission and hands it to `_process`.
+    """Resolves handlers from a linker, builds the emission and hands it to `dispatch`.
 
-    Subclasses decide where and when handlers run by overriding `_process(emission)`.
-    `once` handlers are removed when an emission is scheduled and put back if `_process`
+    Subclasses decide where and when handlers run by implementing `dispatch(emission)`.
+    `once` handlers are removed when an emission is scheduled and put back if `dispatch`
     raises, so a failed emit can be retried.
 
     Args:
         linker: the registry to resolve handlers from (default `EventLinker`).
+
+    Raises:
+        ConfigurationTypeError: `linker` is not `EventLinker` or a subclass of it.
     """
 
     def __init__(self, *, linker: type[EventLinker] = EventLinker) -> None:
         if not (isinstance(linker, type) and issubclass(linker, EventLinker)):
-            raise TypeError(f"linker must be EventLinker or a subclass of it, got {linker!r}")
-        self.linker = linker
+            raise ConfigurationTypeError(
+                "linker", f"must be EventLinker or a subclass of it, got {linker!r}"
+            )
+        self._linker = linker
+        self._resolutions = linker.resolutions()
         self.resolves_handlers = True
         """Whether `emit` resolves handlers itself (False: the backend resolves them later)."""
+
+    @property
+    def linker(self) -> type[EventLinker]:
+        """The registry this emitter resolves handlers from."""
+        return self._linker
 
     def emit(self, event: Any, /, *args: Any, **kwargs: Any) -> EventEmission | None:
         """Emit `event` with `args` and `kwargs` for its handlers.
@@ -44,6 +55,7 @@ class EventEmitter(ABC):
             InvalidEventError: `event` is not a non-empty string, dataclass instance or
                 exception instance.
         """
+        kind: EventKind
         # events.event_name() inlined: this is the hot path of every emitter.
         if type(event) is str and event:
             name: str = event
@@ -60,34 +72,34 @@ class EventEmitter(ABC):
         else:
             raise InvalidEventError(event)
         if not self.resolves_handlers:
-            emission = EventEmission._fast(name, args, kwargs, (), kind, True)  # type: ignore[arg-type]
-            self._process(emission)
+            emission = EventEmission.emitted(name, args, kwargs, (), kind, True)
+            self.dispatch(emission)
             return emission
-        cached = self.linker._cache.get(key)
-        if cached is not None and not cached[1]:
-            handlers, _, inline = cached
-            if not handlers:
-                return None
-            emission = EventEmission._fast(name, args, kwargs, handlers, kind, inline)  # type: ignore[arg-type]
-            self._process(emission)
-            return emission
-        handlers, inline, taken = self.linker._take(key)
+        resolution = self._resolutions.get(key)
+        if resolution is None:
+            resolution = self._linker.lend(key)
+        handlers, inline, lent = resolution
         if not handlers:
             return None
-        emission = EventEmission._fast(name, args, kwargs, handlers, kind, inline)  # type: ignore[arg-type]
-        if not taken:
-            self._process(emission)
+        emission = EventEmission.emitted(name, args, kwargs, handlers, kind, inline)
+        if not lent:
+            self.dispatch(emission)
             return emission
         try:
-            self._process(emission)
+            self.dispatch(emission)
         except BaseException:
-            self.linker._restore(taken)
+            self._linker.give_back(lent)
             raise
         return emission
 
     @abstractmethod
-    def _process(self, emission: EventEmission) -> None:
-        """Schedule or run `emission`; raising means it was not scheduled."""
+    def dispatch(self, emission: EventEmission) -> None:
+        """Schedule or run `emission`: the one method a backend implements.
+
+        `emit` calls it with every emission it builds. Raising means the emission was not
+        scheduled: `emit` then gives back the `once` handlers it took and re-raises.
+        `CompositeEventEmitter` calls it on each of its emitters with the same emission.
+        """
 
 
 def log_failures(report: EmissionReport) -> None:

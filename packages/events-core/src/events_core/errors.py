@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 class EventsError(Exception):
     """Base class for errors raised by the events packages."""
+
+
+class ConfigurationError(EventsError, ValueError):
+    """Raised when a setting or an argument is misspelled, mistyped or out of range.
+
+    `setting` names it and `problem` says what is wrong; events-celery and events-contrib
+    raise it for their `events_*` settings too.
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class ConfigurationTypeError(ConfigurationError, TypeError):
+    """Raised when a setting or an argument is of the wrong type; also a `TypeError`."""
+
+
+class UnknownFieldError(EventsError, TypeError):
+    """Raised when `EventEmission.replace` is given a field that emissions do not have."""
+
+    def __init__(self, unknown: Iterable[str], known: Iterable[str]) -> None:
+        self.unknown = tuple(sorted(unknown))
+        super().__init__(
+            f"EventEmission has no field(s) {', '.join(self.unknown)}; "
+            f"its fields are {', '.join(known)}"
+        )
 
 
 class InvalidEventError(EventsError, TypeError):
@@ -30,6 +58,26 @@ class InvalidHandlerError(EventsError, TypeError):
         super().__init__(f"{role} must be callable, got {_describe(given)}")
         self.role = role
         self.given = given
+
+
+class CallbackReturnedAwaitableError(EventsError, TypeError):
+    """Raised, as a handler's failure, when a sync callback returns an awaitable.
+
+    The awaitable is closed unawaited. Only callbacks known to be async when subscribed (an
+    `async def` function, an object with an `async def __call__`, or a partial of either)
+    are awaited, wherever the emission runs.
+    """
+
+    def __init__(self, role: str, ref: str) -> None:
+        super().__init__(
+            f"{role} {ref} is not async but returned an awaitable, which was closed unawaited; "
+            f"make it `async def` (or give it an `async def __call__`) to have it awaited"
+        )
+        self.role = role
+        self.ref = ref
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.role, self.ref))
 
 
 class MaxHandlersExceededError(EventsError):

@@ -48,7 +48,8 @@ class ExecutorEventEmitter(EventEmitter):
         self._pending: set[Future[EmissionReport]] = set()
         """Emissions scheduled on a given executor, which `shutdown` waits for."""
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Submit `emission.run` to the pool; failures in its report are logged."""
         future = self.executor.submit(emission.run)
         if not self._owns_executor:
             self._pending.add(future)

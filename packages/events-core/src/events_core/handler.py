@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from inspect import isawaitable
 from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
-from events_core.errors import InvalidHandlerError
+from events_core.callables import callable_ref, is_async_callable, is_importable_ref
+from events_core.errors import CallbackReturnedAwaitableError, InvalidHandlerError
 from events_core.report import HandlerOutcome
 
 logger = logging.getLogger(__name__)
@@ -19,38 +21,23 @@ OPTIONS_ATTRIBUTE = "__events_options__"
 """Attribute of a callback where add-ons (such as a retry decorator) store handler options."""
 
 
-def callable_ref(func: Callable[..., Any]) -> str:
-    """Return the import path `module:qualname` of a callable."""
-    module = getattr(func, "__module__", None) or "?"
-    qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
-    return f"{module}:{qualname}"
-
-
-def is_importable_ref(ref: str) -> bool:
-    """Return whether a worker could import the callable named by `ref`."""
-    module, _, qualname = ref.partition(":")
-    return (
-        module not in ("__main__", "?", "")
-        and "<" not in qualname
-        and ">" not in qualname
-        and bool(qualname)
-    )
-
-
 class EventHandler:
     """A subscribed callback with its optional callbacks and options.
 
     Args:
-        event_callback: the function to run for each event; sync or async.
-        success_callback: called with the callback's result when it returns.
-        failure_callback: called with the exception when the callback raises.
+        event_callback: the function to run for each event; sync or async (as
+            `is_async_callable` tells, once, here).
+        success_callback: called with the callback's result when it returns; sync or async.
+        failure_callback: called with the exception when the callback raises; sync or async.
         once: remove the handler after its first emission is scheduled.
         force_async: run a sync callback in a thread instead of inline (in `arun`).
         options: read-only options for backends and add-ons.
     """
 
     __slots__ = (
+        "_failure_is_async",
         "_options",
+        "_success_is_async",
         "event_callback",
         "failure_callback",
         "force_async",
@@ -84,14 +71,14 @@ class EventHandler:
         self.failure_callback = failure_callback
         self.once = once
         self.force_async = force_async
-        self.is_async = inspect.iscoroutinefunction(event_callback)
+        self.is_async = is_async_callable(event_callback)
+        """Whether the event callback is async (awaited wherever the emission runs)."""
+        self._success_is_async = is_async_callable(success_callback)
+        self._failure_is_async = is_async_callable(failure_callback)
         self.runs_inline = not (
-            self.is_async
-            or force_async
-            or inspect.iscoroutinefunction(success_callback)
-            or inspect.iscoroutinefunction(failure_callback)
+            self.is_async or force_async or self._success_is_async or self._failure_is_async
         )
-        """Whether `run_sync` can run this handler and its callbacks without an event loop."""
+        """Whether the handler and its callbacks run on the calling thread with no event loop."""
         self.ref = callable_ref(event_callback)
         self.sequence = 0
         self.keys: tuple[Any, ...] = ()
@@ -109,6 +96,20 @@ class EventHandler:
         """Whether a worker could import this handler's callback by its `ref`."""
         return is_importable_ref(self.ref)
 
+    def is_equivalent(self, other: EventHandler) -> bool:
+        """Whether `other` runs the same callbacks with the same flags and options.
+
+        An unpickled copy of a handler is equivalent to its original.
+        """
+        return (
+            self.event_callback == other.event_callback
+            and self.success_callback == other.success_callback
+            and self.failure_callback == other.failure_callback
+            and self.once == other.once
+            and self.force_async == other.force_async
+            and self._options == other._options
+        )
+
     def __repr__(self) -> str:
         flags = "".join(
             f", {name}=True" for name in ("once", "force_async") if getattr(self, name)
@@ -122,85 +123,121 @@ class EventHandler:
         for name, value in state.items():
             object.__setattr__(self, name, value)
 
-    def failed_quietly(self, exc: Exception) -> None:
-        """Hand a sync callback's exception to the failure callback and the log."""
-        self._on_failure_sync(exc)
-        logger.error("handler %s failed: %s", self.ref, type(exc).__name__)
-
-    def succeeded_quietly(self, result: Any) -> bool:
-        """Call the success callback with `result`; return False (and log) if it raises."""
-        assert self.success_callback is not None
-        try:
-            self.success_callback(result)
-        except Exception as exc:
-            logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
-            return False
-        return True
-
     def run_sync(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> HandlerOutcome:
-        """Run a sync callback and its callbacks inline; never raises for handler errors."""
+        """Run the handler and its callbacks to the end; never raises for handler errors.
+
+        A handler that `runs_inline` runs on the calling thread with no event loop. Any other
+        runs through `run_async` in a new event loop, so not from a running loop.
+        """
+        if not self.runs_inline:
+            return asyncio.run(self.run_async(args, kwargs))
         started = perf_counter()
+        ok, value = self.run_inline(args, kwargs)
+        if ok:
+            return HandlerOutcome(self.ref, True, value, None, perf_counter() - started)
+        return HandlerOutcome(self.ref, False, None, value, perf_counter() - started)
+
+    def run_inline(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
+        """Run a handler that `runs_inline`, with no timing and no outcome object.
+
+        Returns:
+            `(True, result)` when the callback and its success callback returned, else
+            `(False, exception)`; handler errors are never raised.
+        """
         try:
-            result = self.event_callback(*args, **kwargs)
+            # `**kwargs` copies a read-only mapping into a new dict: skip it when empty.
+            result = self.event_callback(*args, **kwargs) if kwargs else self.event_callback(*args)
+            if result is not None and isawaitable(result):
+                raise _refuse("event_callback", self.event_callback, result)
         except Exception as exc:
-            self._on_failure_sync(exc)
-            return HandlerOutcome(self.ref, False, None, exc, perf_counter() - started)
-        if self.success_callback is not None:
-            try:
-                done = self.success_callback(result)
-                if inspect.isawaitable(done):
-                    _run_awaitable(done)
-            except Exception as exc:
-                logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
-                return HandlerOutcome(self.ref, False, None, exc, perf_counter() - started)
-        return HandlerOutcome(self.ref, True, result, None, perf_counter() - started)
+            return False, self._failed_inline(exc)
+        return self._succeeded_inline(result)
 
     async def run_async(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> HandlerOutcome:
-        """Run the callback (awaited, or in a thread if `force_async`) and its callbacks."""
+        """Run the handler in the running loop; never raises for handler errors.
+
+        Async callbacks are awaited, a `force_async` callback runs in a thread, and sync ones
+        run inline, exactly as `run_sync` runs them.
+        """
+        if self.runs_inline:
+            return self.run_sync(args, kwargs)
         started = perf_counter()
         try:
             if self.is_async:
                 result = await self.event_callback(*args, **kwargs)
-            elif self.force_async:
-                result = await asyncio.to_thread(self.event_callback, *args, **kwargs)
             else:
-                result = self.event_callback(*args, **kwargs)
+                if self.force_async:
+                    result = await asyncio.to_thread(self.event_callback, *args, **kwargs)
+                else:
+                    result = self.event_callback(*args, **kwargs)
+                if result is not None and isawaitable(result):
+                    raise _refuse("event_callback", self.event_callback, result)
         except Exception as exc:
-            await self._on_failure_async(exc)
-            return HandlerOutcome(self.ref, False, None, exc, perf_counter() - started)
-        if self.success_callback is not None:
-            try:
-                done = self.success_callback(result)
-                if inspect.isawaitable(done):
-                    await done
-            except Exception as exc:
-                logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
-                return HandlerOutcome(self.ref, False, None, exc, perf_counter() - started)
-        return HandlerOutcome(self.ref, True, result, None, perf_counter() - started)
+            error = await self._failed(exc)
+            return HandlerOutcome(self.ref, False, None, error, perf_counter() - started)
+        ok, value = await self._succeeded(result)
+        if ok:
+            return HandlerOutcome(self.ref, True, value, None, perf_counter() - started)
+        return HandlerOutcome(self.ref, False, None, value, perf_counter() - started)
 
-    def _on_failure_sync(self, exc: Exception) -> None:
-        if self.failure_callback is None:
-            return
+    def _succeeded_inline(self, result: Any) -> tuple[bool, Any]:
+        callback = self.success_callback
+        if callback is None:
+            return True, result
         try:
-            done = self.failure_callback(exc)
-            if inspect.isawaitable(done):
-                _run_awaitable(done)
+            done = callback(result)
+            if done is not None and isawaitable(done):
+                raise _refuse("success_callback", callback, done)
+        except Exception as exc:
+            logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
+            return False, exc
+        return True, result
+
+    async def _succeeded(self, result: Any) -> tuple[bool, Any]:
+        callback = self.success_callback
+        if callback is None or not self._success_is_async:
+            return self._succeeded_inline(result)
+        try:
+            await callback(result)
+        except Exception as exc:
+            logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
+            return False, exc
+        return True, result
+
+    def _failed_inline(self, exc: Exception) -> Exception:
+        """Hand `exc` to a sync failure callback; return what the outcome reports."""
+        callback = self.failure_callback
+        if callback is None:
+            return exc
+        try:
+            done = callback(exc)
         except Exception as callback_exc:
             logger.error("failure callback of %s raised %s", self.ref, type(callback_exc).__name__)
+            return exc
+        if done is not None and isawaitable(done):
+            refused = _refuse("failure_callback", callback, done)
+            refused.__cause__ = exc
+            return refused
+        return exc
 
-    async def _on_failure_async(self, exc: Exception) -> None:
-        if self.failure_callback is None:
-            return
+    async def _failed(self, exc: Exception) -> Exception:
+        callback = self.failure_callback
+        if callback is None or not self._failure_is_async:
+            return self._failed_inline(exc)
         try:
-            done = self.failure_callback(exc)
-            if inspect.isawaitable(done):
-                await done
+            await callback(exc)
         except Exception as callback_exc:
             logger.error("failure callback of %s raised %s", self.ref, type(callback_exc).__name__)
+        return exc
 
 
-def _run_awaitable(awaitable: Any) -> None:
-    async def wait() -> None:
-        await awaitable
-
-    asyncio.run(wait())
+def _refuse(
+    role: str, callback: Callable[..., Any], awaitable: Any
+) -> CallbackReturnedAwaitableError:
+    """Close what a sync callback returned, unawaited, and make the error reporting it."""
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        # The refusal is what gets reported, whatever closing it does.
+        with contextlib.suppress(Exception):
+            close()
+    return CallbackReturnedAwaitableError(role, callable_ref(callback))

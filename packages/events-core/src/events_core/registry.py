@@ -16,10 +16,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
-from events_core.errors import InvalidEventError, MaxHandlersExceededError
+from events_core.errors import ConfigurationError, InvalidEventError, MaxHandlersExceededError
 from events_core.events import EventKey, class_path, key_name, validate_key
 from events_core.handler import EventHandler
 
@@ -28,6 +29,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 _sequence = itertools.count(1)
 _linkers: dict[str, type[EventLinker]] = {}
 _linkers_lock = threading.Lock()
+
+
+class Resolution(NamedTuple):
+    """The handlers resolved for one emission, as `EventLinker.lend` returns them."""
+
+    handlers: tuple[EventHandler, ...]
+    """The handlers the emission runs, in subscription order."""
+    inline: bool
+    """Whether every one of them runs inline, with no event loop."""
+    lent: tuple[EventHandler, ...]
+    """The `once` handlers taken out for this emission; give them back if it is not scheduled."""
+
+
+class Selection(NamedTuple):
+    """The handlers an emission names, as `EventLinker.handlers_named` picks them."""
+
+    handlers: tuple[EventHandler, ...]
+    """The named handlers this linker has, in subscription order."""
+    missing_refs: tuple[str, ...]
+    """The refs named that match no handler here, each once."""
 
 
 def find_linker(path: str) -> type[EventLinker] | None:
@@ -49,14 +70,17 @@ class EventLinker:
 
     _registry: ClassVar[dict[EventKey, list[EventHandler]]]
     _lock: ClassVar[threading.RLock]
-    _cache: ClassVar[dict[Any, tuple[tuple[EventHandler, ...], bool, bool]]]
+    _cache: ClassVar[dict[Any, Resolution]]
+    """Resolutions of emission keys that have no `once` handler, ready to lend."""
+    _lent: ClassVar[dict[str, EventHandler]]
+    """`once` handlers lent out for an emission, by ref: `handlers_named` still finds them."""
 
     def __init_subclass__(cls, max_event_handlers: int | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if max_event_handlers is not None:
             if not isinstance(max_event_handlers, int) or max_event_handlers < 1:
-                raise ValueError(
-                    f"max_event_handlers must be a positive int, got {max_event_handlers!r}"
+                raise ConfigurationError(
+                    "max_event_handlers", f"must be a positive int, got {max_event_handlers!r}"
                 )
             cls.max_event_handlers = max_event_handlers
         cls._setup()
@@ -66,6 +90,7 @@ class EventLinker:
         cls._registry = {}
         cls._lock = threading.RLock()
         cls._cache = {}
+        cls._lent = {}
         with _linkers_lock:
             _linkers[class_path(cls)] = cls
 
@@ -134,8 +159,10 @@ class EventLinker:
                         del cls._registry[key]
                     event_handler.keys = tuple(k for k in event_handler.keys if k != key)
                     removed = True
+            if cls._lent.get(event_handler.ref) is event_handler:
+                cls._forget_lent(event_handler, keys)
             if removed:
-                cls._cache = {}
+                cls._cache.clear()
         return removed
 
     @classmethod
@@ -147,8 +174,10 @@ class EventLinker:
             removed = handlers is not None
             for handler in handlers or ():
                 handler.keys = tuple(k for k in handler.keys if k != key)
+            for handler in [lent for lent in cls._lent.values() if key in lent.keys]:
+                cls._forget_lent(handler, (key,))
             if removed:
-                cls._cache = {}
+                cls._cache.clear()
         return removed
 
     @classmethod
@@ -156,7 +185,8 @@ class EventLinker:
         """Remove every handler of every event."""
         with cls._lock:
             cls._registry.clear()
-            cls._cache = {}
+            cls._lent.clear()
+            cls._cache.clear()
 
     # inspection -----------------------------------------------------------------------
 
@@ -193,62 +223,99 @@ class EventLinker:
         `event` is a string name or an event instance (dispatched along its class's MRO).
         """
         key: Any = event if type(event) is str else type(event)
-        cached = cls._cache.get(key)
-        if cached is None:
-            cached = cls._resolve(key)
-        return cached[0]
+        resolution = cls._cache.get(key)
+        if resolution is not None:
+            return resolution.handlers
+        return cls._resolve(key)[0]
 
     @classmethod
-    def _take(cls, key: Any) -> tuple[tuple[EventHandler, ...], bool, tuple[EventHandler, ...]]:
-        """Resolve handlers for an emission, removing `once` ones.
+    def resolutions(cls) -> Mapping[Any, Resolution]:
+        """A live, read-only view of the resolutions `lend` gives from its cache.
 
-        Returns the handlers, whether they all run inline, and the `once` handlers taken.
+        It holds the keys resolved since the registry last changed that have no `once`
+        handler: a hit is exactly what `lend(key)` returns, and lending it takes nothing.
+        An emitter reads it first, on its hot path, and calls `lend` on a miss.
         """
-        cached = cls._cache.get(key)
-        if cached is None:
-            cached = cls._resolve(key)
-        handlers, has_once, inline = cached
-        if not has_once:
-            return handlers, inline, ()
-        with cls._lock:
-            handlers, has_once, inline = cls._resolve(key)
-            taken = tuple(handler for handler in handlers if handler.once)
-            for handler in taken:
-                cls._detach(handler)
-            cls._cache = {}
-        return handlers, inline, taken
+        return MappingProxyType(cls._cache)
 
     @classmethod
-    def _restore(cls, taken: Iterable[EventHandler]) -> None:
-        """Put back `once` handlers taken for an emission that could not be scheduled."""
+    def lend(cls, key: Any) -> Resolution:
+        """Resolve the handlers of one emission of `key`, taking its `once` handlers out.
+
+        `key` is a string event name or an event class (dispatched along its MRO). The
+        `once` handlers taken are the resolution's `lent`: give them back with `give_back`
+        if the emission is not scheduled. Meanwhile, and once it is, `handlers_named` still
+        finds them for an emission that names them.
+        """
+        resolution = cls._cache.get(key)
+        if resolution is not None:
+            return resolution
         with cls._lock:
-            for handler in taken:
+            handlers, once = cls._resolve(key)
+            if not once:
+                return cls._cache[key]
+            for handler in once:
+                cls._detach(handler)
+                cls._lent[handler.ref] = handler
+            cls._cache.clear()
+        return Resolution(handlers, all(handler.runs_inline for handler in handlers), once)
+
+    @classmethod
+    def give_back(cls, lent: Iterable[EventHandler]) -> None:
+        """Put back `once` handlers lent for an emission that could not be scheduled."""
+        with cls._lock:
+            for handler in lent:
+                if cls._lent.get(handler.ref) is handler:
+                    del cls._lent[handler.ref]
                 for key in handler.keys:
                     handlers = cls._registry.setdefault(key, [])
                     if handler not in handlers:
                         bisect.insort(handlers, handler, key=_by_sequence)
-            cls._cache = {}
+            cls._cache.clear()
 
     @classmethod
-    def _resolve(cls, key: Any) -> tuple[tuple[EventHandler, ...], bool, bool]:
+    def handlers_named(cls, event: object, refs: Iterable[str]) -> Selection:
+        """Pick the handlers an emission names by ref, for an emission resolved elsewhere.
+
+        Candidates are the handlers an emission of `event` (a string name or an event
+        instance) runs now, and the `once` handlers lent out for one, so that an emission
+        that took a `once` handler still runs it wherever it is executed. A lent handler is
+        found by its ref; of several lent with one ref, the latest.
+
+        Returns:
+            The named handlers in subscription order, and the refs named that match none,
+            each once, in the order given.
+        """
+        key: Any = event if type(event) is str else type(event)
+        refs = tuple(refs)
+        wanted = set(refs)
         with cls._lock:
-            if isinstance(key, str):
-                keys: list[Any] = [key, ...]
-            else:
-                keys = [base for base in key.__mro__ if base is not object]
-                keys.append(...)
+            found = {id(handler): handler for handler in cls.handlers_for(event)}
+            if cls._lent:
+                reaches = set(_dispatch_keys(key))
+                for ref in wanted:
+                    handler = cls._lent.get(ref)
+                    if handler is not None and not reaches.isdisjoint(handler.keys):
+                        found.setdefault(id(handler), handler)
+        ordered = sorted(found.values(), key=_by_sequence)
+        selected = tuple(handler for handler in ordered if handler.ref in wanted)
+        known = {handler.ref for handler in selected}
+        return Selection(selected, tuple(dict.fromkeys(ref for ref in refs if ref not in known)))
+
+    @classmethod
+    def _resolve(cls, key: Any) -> tuple[tuple[EventHandler, ...], tuple[EventHandler, ...]]:
+        """The handlers of `key` and the `once` ones among them; cached if there are none."""
+        with cls._lock:
             found: dict[int, EventHandler] = {}
-            for candidate in keys:
+            for candidate in _dispatch_keys(key):
                 for handler in cls._registry.get(candidate, ()):
                     found.setdefault(id(handler), handler)
             handlers = tuple(sorted(found.values(), key=_by_sequence))
-            resolved = (
-                handlers,
-                any(handler.once for handler in handlers),
-                all(handler.runs_inline for handler in handlers),
-            )
-            cls._cache[key] = resolved
-            return resolved
+            once = tuple(handler for handler in handlers if handler.once)
+            if not once:
+                inline = all(handler.runs_inline for handler in handlers)
+                cls._cache[key] = Resolution(handlers, inline, ())
+            return handlers, once
 
     @classmethod
     def _add(cls, keys: tuple[EventKey, ...], handler: EventHandler) -> None:
@@ -262,7 +329,14 @@ class EventLinker:
             handler.keys = keys
             for key in keys:
                 cls._registry.setdefault(key, []).append(handler)
-            cls._cache = {}
+            cls._cache.clear()
+
+    @classmethod
+    def _forget_lent(cls, handler: EventHandler, keys: tuple[EventKey, ...]) -> None:
+        """Unsubscribe a lent handler from `keys`: it is no longer found for them."""
+        handler.keys = tuple(k for k in handler.keys if k not in keys)
+        if not handler.keys:
+            del cls._lent[handler.ref]
 
     @classmethod
     def _detach(cls, handler: EventHandler) -> None:
@@ -275,6 +349,13 @@ class EventLinker:
 
 
 EventLinker._setup()
+
+
+def _dispatch_keys(key: Any) -> list[Any]:
+    """The subscription keys an emission of `key` (a name or an event class) reaches."""
+    if isinstance(key, str):
+        return [key, ...]
+    return [*(base for base in key.__mro__ if base is not object), ...]
 
 
 def _validate_keys(events: tuple[object, ...]) -> tuple[EventKey, ...]:

@@ -22,7 +22,8 @@ class RecordingEventEmitter(EventEmitter):
         super().__init__(linker=linker)
         self.emissions: list[EventEmission] = []
 
-    def _process(self, emission: EventEmission) -> None:
+    def dispatch(self, emission: EventEmission) -> None:
+        """Record `emission` without running it."""
         self.emissions.append(emission)
 
     @property
