@@ -753,3 +753,34 @@ def test_a_once_handler_emitted_from_many_threads_at_once_runs_exactly_once(
         assert len(calls) == 1
         assert [emission.handlers for emission in returned if emission is not None] == [(handler,)]
         assert linker.get_events() == []
+
+
+def test_a_million_distinct_event_names_keep_the_resolution_cache_bounded(
+    linker: type[EventLinker],
+) -> None:
+    calls: list[str] = []
+    linker.subscribe(..., event_callback=lambda *args, **kwargs: calls.append("any"))
+    emitter = AsyncIOEventEmitter(linker=linker)
+
+    for number in range(1_000_000):
+        emitter.emit(f"event.{number}")
+
+    assert len(calls) == 1_000_000
+    assert len(linker.resolutions()) == linker.max_cached_events
+    assert "event.999999" in linker.resolutions()
+    assert "event.0" not in linker.resolutions()
+
+
+def test_an_evicted_event_resolves_again_to_its_handlers(linker: type[EventLinker]) -> None:
+    class Small(linker):  # type: ignore[valid-type, misc]
+        max_cached_events = 2
+
+    calls: list[str] = []
+    Small.subscribe("a", event_callback=lambda: calls.append("a"))
+    emitter = AsyncIOEventEmitter(linker=Small)
+
+    for name in ("a", "b", "c", "a"):
+        emitter.emit(name)
+
+    assert calls == ["a", "a"]
+    assert set(Small.resolutions()) == {"c", "a"}

@@ -68,6 +68,9 @@ class EventLinker:
     max_event_handlers: ClassVar[int | None] = None
     """The most handlers one event may have in this linker (None: no limit)."""
 
+    max_cached_events: ClassVar[int] = 4096
+    """The most events whose handlers the linker keeps resolved; the oldest goes first."""
+
     _registry: ClassVar[dict[EventKey, list[EventHandler]]]
     _lock: ClassVar[threading.RLock]
     _cache: ClassVar[dict[Any, Resolution]]
@@ -314,7 +317,11 @@ class EventLinker:
             once = tuple(handler for handler in handlers if handler.once)
             if not once:
                 inline = all(handler.runs_inline for handler in handlers)
-                cls._cache[key] = Resolution(handlers, inline, ())
+                cache = cls._cache
+                if len(cache) >= cls.max_cached_events:
+                    # Event names can come from anywhere: keep memory bounded, not every name.
+                    del cache[next(iter(cache))]
+                cache[key] = Resolution(handlers, inline, ())
             return handlers, once
 
     @classmethod
