@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from celery import Celery
 from kombu import Queue
@@ -9,10 +11,13 @@ from kombu import Queue
 import events_celery
 import events_contrib
 from events_celery import CeleryEventEmitter
-from events_contrib import ConfigurationError, UnknownQueueError
+from events_celery.addons import Addon, Delivery, Failure, Outcome, Outgoing
+from events_celery.runtime import EventsRuntime
+from events_celery.settings import Option
+from events_contrib import ConfigurationError, DeadLetterQueue, UnknownQueueError
 from events_contrib.addon import ContribAddon
 from events_contrib.policy import ContribFailurePolicy
-from events_core import EventLinker
+from events_core import EmissionReport, EventLinker
 
 
 class Shop(EventLinker):
@@ -21,6 +26,17 @@ class Shop(EventLinker):
 
 def on_order(order_id: int) -> None:
     """A module-level handler a worker could import."""
+
+
+def broken(order_id: int) -> None:
+    """A handler that always fails."""
+    raise ValueError("order is invalid")
+
+
+def _label(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError("events_audit_label", f"expected a label, got {value!r}")
+    return value.upper()
 
 
 Shop.subscribe("order.placed", "user.created", event_callback=on_order)
@@ -100,3 +116,73 @@ def test_installing_events_contrib_by_hand_keeps_the_one_its_entry_point_plugged
 
     assert addon is plugged
     assert events_celery.install(app).addons.names.count("events_contrib") == 1
+
+
+class Audit(Addon):
+    """A test-only add-on installed beside events-contrib."""
+
+    name = "audit"
+    options = (Option("events_audit_label", "audit", "A label.", _label),)
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def setup(self, runtime: EventsRuntime) -> None:
+        self.label = runtime.settings.value("events_audit_label")
+
+    def before_publish(self, outgoing: Outgoing) -> None:
+        self.seen.append(f"before_publish:{outgoing.queue}")
+
+    def after_run(self, delivery: Delivery, report: EmissionReport) -> None:
+        self.seen.append(f"after_run:{'ok' if report.ok else 'failed'}")
+
+    def on_failure(self, failure: Failure) -> Outcome | None:
+        self.seen.append("on_failure")
+        return None
+
+
+def test_an_add_on_beside_events_contrib_runs_its_hooks_after_it_in_order() -> None:
+    audit = Audit()
+    orders = f"orders-{uuid.uuid4().hex[:8]}"
+    app = app_with(events_routes={"order.*": orders}, events_audit_label="shop")
+
+    runtime = events_celery.install(app, addons=[audit])
+
+    assert runtime.addons.names == ("events_contrib", "audit")
+    assert audit.label == "SHOP"
+    CeleryEventEmitter(app, linker=Shop).emit("order.placed", 1)
+    assert audit.seen == [f"before_publish:{orders}"]
+    assert queued(app, orders) == 1
+
+
+def test_events_contrib_and_the_add_on_beside_it_each_validate_their_settings() -> None:
+    with pytest.raises(ConfigurationError) as contrib_refused:
+        events_celery.install(app_with(events_retry="often"), addons=[Audit()])
+    with pytest.raises(ConfigurationError) as audit_refused:
+        events_celery.install(app_with(events_audit_label=""), addons=[Audit()])
+    with pytest.raises(ConfigurationError) as misspelled:
+        events_celery.install(app_with(events_audit_lable="shop"), addons=[Audit()])
+
+    assert contrib_refused.value.setting == "events_retry"
+    assert audit_refused.value.setting == "events_audit_label"
+    assert misspelled.value.setting == "events_audit_lable"
+    assert "did you mean 'events_audit_label'?" in str(misspelled.value)
+
+
+def test_a_failure_is_seen_by_the_add_on_and_dead_lettered_by_events_contrib() -> None:
+    audit = Audit()
+    app = app_with(
+        events_dead_letter=True,
+        events_default_queue=f"main-{uuid.uuid4().hex[:8]}",
+        task_always_eager=True,
+    )
+    events_celery.install(app, addons=[audit])
+    Shop.subscribe("order.broken", event_callback=broken)
+    try:
+        CeleryEventEmitter(app, linker=Shop).emit("order.broken", 1)
+    finally:
+        Shop.remove_event("order.broken")
+
+    assert audit.seen == ["before_publish:None", "after_run:failed"]
+    [letter] = DeadLetterQueue(app).list()
+    assert letter.reason == "failed"
