@@ -22,13 +22,12 @@ from events_celery.body import Body, decode_body, read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import (
     DecodeError,
-    EmissionFailedError,
     EnvelopeError,
     PublishError,
     UnregisteredError,
 )
+from events_celery.failures import failed_error, log_failures
 from events_celery.publisher import TASK_NAME
-from events_celery.reasons import Reason
 from events_celery.runtime import attached_runtime
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
@@ -99,7 +98,8 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
         return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
     failure = Failure(task, envelope, body, emission, report, unregistered)
-    error = _failed_error(failure)
+    log_failures(failure)
+    error = failed_error(failure)
     try:
         outcome = addons.on_failure(failure)
     except PublishError as exc:
@@ -115,7 +115,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     if outcome is Outcome.RETRIED:
         raise Retry(exc=error)
     logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
-    raise error
+    raise error from error.__cause__
 
 
 def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
@@ -164,14 +164,6 @@ def _select(
     return selected, tuple(dict.fromkeys(ref for ref in refs if ref not in known))
 
 
-def _failed_error(failure: Failure) -> EmissionFailedError:
-    failures = [
-        (outcome.handler, type(outcome.exception).__name__) for outcome in failure.report.failed
-    ]
-    failures.extend((ref, Reason.UNREGISTERED) for ref in failure.unregistered)
-    return EmissionFailedError(failure.emission.event, failure.emission.id, failures)
-
-
 def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
     addons = attached_runtime(task.app).addons
     try:
@@ -185,7 +177,11 @@ def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> An
         raise Reject(exc, requeue=True) from exc
     if not taken:
         logger.error(
-            "message %s refused (%s): %s; not executed", task.request.id, error.reason, error
+            "message %s refused (%s): %s; not executed",
+            task.request.id,
+            error.reason,
+            error,
+            extra={"emission_id": task.request.id, "reason": str(error.reason)},
         )
     raise Reject(f"{error.reason}: {error}", requeue=False)
 
