@@ -103,6 +103,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     try:
         outcome = addons.on_failure(failure)
     except PublishError as exc:
+        addons.after_failure(failure, Outcome.REQUEUED)
         logger.error(
             "emission %s of %s: could not retry or dead-letter (%s); requeued",
             emission.id,
@@ -110,6 +111,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
             type(exc.__cause__).__name__,
         )
         raise Reject(exc, requeue=True) from exc
+    addons.after_failure(failure, outcome)
     if outcome is Outcome.DEAD_LETTERED:
         raise Reject(error, requeue=False)
     if outcome is Outcome.RETRIED:
@@ -166,15 +168,18 @@ def _select(
 
 def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
     addons = attached_runtime(task.app).addons
+    rejection = Rejection(task, message, error, queue)
     try:
-        taken = addons.on_rejection(Rejection(task, message, error, queue))
+        taken = addons.on_rejection(rejection)
     except PublishError as exc:
+        addons.after_rejection(rejection, False)
         logger.error(
             "message %s refused (%s) and could not be dead-lettered; requeued",
             task.request.id,
             error.reason,
         )
         raise Reject(exc, requeue=True) from exc
+    addons.after_rejection(rejection, taken)
     if not taken:
         logger.error(
             "message %s refused (%s): %s; not executed",
