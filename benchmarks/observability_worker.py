@@ -16,10 +16,12 @@ import redis
 from celery import Celery
 
 import events_celery
-from events_core import EventLinker
+from events_contrib import Backoff, RetryPolicy
+from events_core import EventLinker, current_emission
 
 COUNTER_URL = "redis://127.0.0.1:6379/14"
 EVENT = "bench.observed"
+FLAKY = "bench.observed.flaky"
 
 _client: redis.Redis | None = None
 
@@ -36,6 +38,13 @@ def count(order_id: int) -> None:
         _client = redis.Redis.from_url(COUNTER_URL)
         _client._pid = os.getpid()  # type: ignore[attr-defined]
     _client.incr(os.environ["BENCH_COUNTER"])
+
+
+@Observed.on(FLAKY)
+def sometimes(order_id: int) -> None:
+    """Fails the first run of one order in four, and every run of one in twenty."""
+    if order_id % 20 == 0 or (order_id % 4 == 0 and current_emission().attempt == 1):
+        raise ConnectionError(f"order {order_id}: gateway timed out")
 
 
 def tracer_provider() -> Any:
@@ -72,6 +81,7 @@ if "BENCH_QUEUE" in os.environ:
     on = os.environ["BENCH_OBSERVE"] == "on"
     port = int(os.environ.get("BENCH_METRICS_PORT", "0")) or None
     app.conf.update(
+        events_retry=RetryPolicy(max_attempts=2, backoff=Backoff(initial=0.5, jitter=False)),
         events_default_queue=os.environ["BENCH_QUEUE"],
         task_default_queue=os.environ["BENCH_QUEUE"],
         broker_connection_retry_on_startup=True,

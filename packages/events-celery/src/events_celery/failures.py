@@ -13,6 +13,7 @@ from events_celery.addons import Failure
 from events_celery.errors import EmissionFailedError
 from events_celery.reasons import Reason
 
+# The records are the task's: operators configure (and filter on) `events_celery.task`.
 logger = logging.getLogger("events_celery.task")
 
 MAX_MESSAGE = 200
