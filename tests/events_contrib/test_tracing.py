@@ -6,6 +6,7 @@ in this process; spans go to an in-memory exporter through `events_tracer_provid
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ import events_celery
 from events_celery import CeleryEventEmitter
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import Envelope
+from events_celery.publisher import TASK_NAME
 from events_contrib.tracing import TracingAddon
 from events_core import EventLinker
 
@@ -143,3 +145,24 @@ def test_tracing_switched_off_makes_no_spans(exporter: InMemorySpanExporter) -> 
     assert addon is not None
     assert not addon.enabled
     assert exporter.get_finished_spans() == ()
+
+
+def test_a_replayed_emission_stays_in_the_emit_trace_and_links_to_it(
+    exporter: InMemorySpanExporter,
+) -> None:
+    app = traced_app(exporter, task_always_eager=False)
+    envelope = capture_envelope(app, "traced.order", 4)
+    frame = json.loads(envelope.body)
+    frame["meta"]["replayed_from"] = "letter-1"
+    replayed = Envelope(
+        id=envelope.id, event=envelope.event, codec=envelope.codec, body=json.dumps(frame)
+    )
+
+    app.tasks[TASK_NAME].apply(args=(replayed.to_message(),))
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    publish, process = spans["publish traced.order"], spans["process traced.order"]
+    assert process.context.trace_id == publish.context.trace_id
+    assert [link.context.span_id for link in process.links] == [publish.context.span_id]
+    assert process.attributes is not None
+    assert process.attributes["events.replayed_from"] == "letter-1"
