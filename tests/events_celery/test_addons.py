@@ -23,6 +23,7 @@ from events_celery.reasons import Reason
 from events_core import EventLinker
 from events_core.emission import EventEmission, new_emission_id
 from events_core.report import EmissionReport
+from tests.events_celery.conftest import unique_queue
 
 calls: list[str] = []
 
@@ -174,3 +175,74 @@ def test_a_refused_message_goes_to_on_rejection_with_its_reason() -> None:
     app.tasks["events.execute"].apply(args=({"not": "an envelope"},))
 
     assert calls == ["a.on_rejection:malformed", "b.on_rejection:malformed"]
+
+
+class Watcher(Addon):
+    """Hooks only the notifications, which every add-on gets whatever was decided."""
+
+    name = "watcher"
+
+    def after_publish(
+        self, outgoing: Outgoing, seconds: float, error: BaseException | None
+    ) -> None:
+        calls.append(f"watcher.after_publish:{outgoing.queue}:{error is None}")
+
+    def after_failure(self, failure: Failure, outcome: Outcome | None) -> None:
+        fates = ",".join(f"{ref.rpartition(':')[2]}={fate}" for ref, fate in failure.fates.items())
+        calls.append(f"watcher.after_failure:{outcome}:{fates}")
+
+    def after_rejection(self, rejection: Rejection, taken: bool) -> None:
+        calls.append(f"watcher.after_rejection:{rejection.reason}:{taken}")
+
+
+class Off(Spy):
+    """A Spy its settings switch off."""
+
+    def setup(self, runtime: Any) -> None:
+        self.enabled = False
+
+
+def test_every_add_on_is_told_the_outcome_after_the_first_one_took_the_failure() -> None:
+    app = eager_app(Spy("a", takes=Outcome.DEAD_LETTERED), Watcher())
+    body = Body(
+        kind="name",
+        linker=Shop.path(),
+        handlers=(f"{__name__}:broken",),
+        timestamp=1718000000.0,
+        headers={},
+        meta=Meta(queue="events"),
+        args=(1,),
+        kwargs={},
+    )
+    envelope = runtime_of(app).publisher.seal(new_emission_id(), "order.broken", body)
+
+    app.tasks["events.execute"].apply(args=(envelope.to_message(),))
+
+    assert calls[-2:] == ["a.on_failure", "watcher.after_failure:dead_lettered:"]
+
+
+def test_every_add_on_is_told_of_a_refusal_and_whether_it_was_taken() -> None:
+    app = eager_app(Spy("a", rejects=True), Watcher())
+
+    app.tasks["events.execute"].apply(args=({"not": "an envelope"},))
+
+    assert calls == ["a.on_rejection:malformed", "watcher.after_rejection:malformed:True"]
+
+
+def test_an_add_on_is_told_where_an_emission_was_published() -> None:
+    app = Celery("addons-test", broker="memory://", set_as_current=False)
+    queue = unique_queue()
+    install(app, addons=[Watcher()], default_queue=queue)
+
+    CeleryEventEmitter(app, linker=Shop).emit("order.placed", 7)
+
+    assert calls == [f"watcher.after_publish:{queue}:True"]
+
+
+def test_an_add_on_switched_off_by_its_settings_hooks_nothing() -> None:
+    app = eager_app(Off("off"))
+
+    CeleryEventEmitter(app, linker=Shop).emit("order.placed", 7)
+
+    assert calls == ["fine:7"]
+    assert "off" in runtime_of(app).addons.names

@@ -325,9 +325,9 @@ def test_a_failed_handler_fails_the_task_listing_it_while_the_others_run(
     assert result.state == states.FAILURE
     error = result.result
     assert isinstance(error, EmissionFailedError)
-    assert error.failures == ((ref(explode), "ValueError"),)
+    assert error.failures == ((ref(explode), "ValueError: boom"),)
     assert (error.event, error.emission_id) == ("OrderPlaced", envelope.id)
-    assert f"{ref(explode)} (ValueError)" in str(error)
+    assert f"{ref(explode)} (ValueError: boom)" in str(error)
     assert [name for name, _, _ in calls] == ["explode", "notify"]
 
 
@@ -359,7 +359,10 @@ def test_a_failed_and_an_unregistered_handler_are_both_listed(
         app, envelope_for(app, linker, "OrderPlaced", handlers=(ref(explode), missing))
     )
 
-    assert result.result.failures == ((ref(explode), "ValueError"), (missing, Reason.UNREGISTERED))
+    assert result.result.failures == (
+        (ref(explode), "ValueError: boom"),
+        (missing, Reason.UNREGISTERED),
+    )
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,8 @@ def test_an_add_on_beside_events_contrib_runs_its_hooks_after_it_in_order() -> N
 
     runtime = events_celery.install(app, addons=[audit])
 
-    assert runtime.addons.names == ("events_contrib", "audit")
+    names = runtime.addons.names
+    assert names.index("events_contrib") < names.index("audit") == len(names) - 1
     assert audit.label == "SHOP"
     CeleryEventEmitter(app, linker=Shop).emit("order.placed", 1)
     assert audit.seen == [f"before_publish:{orders}"]

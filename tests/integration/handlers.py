@@ -252,3 +252,10 @@ def doomed(token: str) -> None:
 @EventLinker.on("itest.routed.order", "itest.unrouted")
 def routed(label: str) -> None:
     record("routed", label=label)
+
+
+@EventLinker.on("itest.invalid")
+def reject_order(order_id: int, *, card: str) -> None:
+    """Always refuses the order; its message names the order, never the card."""
+    record("reject_order", order_id=order_id)
+    raise ValueError(f"order {order_id} is invalid")

@@ -64,7 +64,7 @@ def test_success_and_failure_callbacks_run_on_the_worker(
     assert handlers["explode"]["value"] == 21
     assert handlers["on_error"] == {**handlers["on_error"], "error": "ValueError"}
     log = worker.wait_log("EmissionFailedError")
-    assert "tests.integration.handlers:explode (ValueError)" in log
+    assert "tests.integration.handlers:explode (ValueError: cannot handle 21)" in log
     assert all(item["pid"] != __import__("os").getpid() for item in found)
 
 

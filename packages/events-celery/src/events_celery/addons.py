@@ -5,9 +5,13 @@ An add-on (retries, routing and dead letters from events-contrib, tracing, metri
 app's add-ons form an ordered list; each hook is called on every add-on in that order:
 
 ```
-emit -> before_publish -> (broker) -> before_run -> handlers -> after_run
-                                   \\-> on_rejection          \\-> on_failure
+emit -> before_publish -> (broker) -> after_publish
+           (worker) -> before_run -> handlers -> after_run -> on_failure -> after_failure
+                   \\-> on_rejection -> after_rejection
 ```
+
+`on_failure` and `on_rejection` stop at the first add-on that takes the message; the `after_*`
+notifications reach every add-on that hooks them, whatever was decided (metrics, tracing).
 
 ```python
 class Audit(Addon):
@@ -67,6 +71,9 @@ class Outcome(str, Enum):
     """Some failed handlers were published again; the task ends RETRY."""
     DEAD_LETTERED = "dead_lettered"
     """Every failed handler was dead-lettered; the task ends REJECTED."""
+    REQUEUED = "requeued"
+    """The failure path could not publish; the message is requeued whole (never returned by
+    `on_failure`, only told to `after_failure`)."""
 
     __str__ = str.__str__
 
@@ -81,12 +88,14 @@ class Outgoing:
             `events_default_queue` applies).
         fixed: the emitter was given `queue=`, which routes must not change.
         meta: extra bookkeeping for the body's `meta` (signed with the rest of it).
+        notes: add-ons' own state from `before_publish` to `after_publish`; never sent.
     """
 
     emission: EventEmission
     queue: str | None = None
     fixed: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Failure:
-    """A delivery some of whose handlers failed, as `on_failure` sees it."""
+    """A delivery some of whose handlers failed, as `on_failure` sees it.
+
+    Attributes:
+        fates: what the deciding add-on did with each failed handler ref (its `on_failure`
+            fills it); a ref missing here shares the returned `Outcome`, or failed for good
+            when none was returned.
+    """
 
     task: Task
     envelope: Envelope
@@ -111,6 +126,7 @@ class Failure:
     emission: EventEmission
     report: EmissionReport
     unregistered: tuple[str, ...]
+    fates: dict[str, Outcome] = field(default_factory=dict)
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -140,10 +156,14 @@ class Addon:
         name: unique among an app's add-ons (default: the class's name).
         options: the `events_*` settings this add-on reads; `install` validates them and
             refuses any `events_*` setting that no add-on declared.
+        enabled: whether its hooks are called; an add-on its settings leave off sets it
+            False in `setup`.
     """
 
     name: ClassVar[str] = ""
     options: ClassVar[Sequence[Option]] = ()
+    enabled: bool = True
+    """False (set by `setup`) leaves the add-on out of every hook: it costs nothing."""
 
     def setup(self, runtime: EventsRuntime) -> None:
         """Read validated settings from `runtime.settings`; called by every `install`.
@@ -158,6 +178,11 @@ class Addon:
 
     def before_publish(self, outgoing: Outgoing) -> None:
         """Change where or with what bookkeeping an emission is published."""
+
+    def after_publish(
+        self, outgoing: Outgoing, seconds: float, error: BaseException | None
+    ) -> None:
+        """Called once an emission was sealed and published (`error` None) or not."""
 
     def before_run(self, delivery: Delivery) -> None:
         """Called on the worker before an emission's handlers run."""
@@ -174,6 +199,9 @@ class Addon:
         """
         return None
 
+    def after_failure(self, failure: Failure, outcome: Outcome | None) -> None:
+        """Told what became of a failure: its `Outcome`, or None when it ends in FAILURE."""
+
     def on_rejection(self, rejection: Rejection) -> bool:
         """Take a refused message (dead-letter it); False leaves it to the next add-on.
 
@@ -181,6 +209,9 @@ class Addon:
             PublishError: the message could not be dead-lettered; it is then requeued.
         """
         return False
+
+    def after_rejection(self, rejection: Rejection, taken: bool) -> None:
+        """Told that a message was refused, and whether an add-on took it."""
 
 
 def addon_name(addon: Addon) -> str:
@@ -198,10 +229,13 @@ class AddonChain:
     def __init__(self, addons: Sequence[Addon] = ()) -> None:
         self.addons = tuple(addons)
         self._before_publish = _overriding(self.addons, "before_publish")
+        self._after_publish = _overriding(self.addons, "after_publish")
         self._before_run = _overriding(self.addons, "before_run")
         self._after_run = _overriding(self.addons, "after_run")
         self._on_failure = _overriding(self.addons, "on_failure")
         self._on_rejection = _overriding(self.addons, "on_rejection")
+        self._after_failure = _overriding(self.addons, "after_failure")
+        self._after_rejection = _overriding(self.addons, "after_rejection")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -214,13 +248,21 @@ class AddonChain:
 
     @property
     def publishes_plainly(self) -> bool:
-        """Whether no add-on hooks `before_publish` (the emitter may skip it)."""
-        return not self._before_publish
+        """Whether no add-on hooks `before_publish` or `after_publish` (the emitter may skip
+        them)."""
+        return not self._before_publish and not self._after_publish
 
     def before_publish(self, outgoing: Outgoing) -> None:
         """Call `before_publish` on each add-on that hooks it, in order."""
         for addon in self._before_publish:
             addon.before_publish(outgoing)
+
+    def after_publish(
+        self, outgoing: Outgoing, seconds: float, error: BaseException | None = None
+    ) -> None:
+        """Call `after_publish` on each add-on that hooks it, in order."""
+        for addon in self._after_publish:
+            addon.after_publish(outgoing, seconds, error)
 
     def before_run(self, delivery: Delivery) -> None:
         """Call `before_run` on each add-on that hooks it, in order."""
@@ -240,11 +282,23 @@ class AddonChain:
                 return outcome
         return None
 
+    def after_failure(self, failure: Failure, outcome: Outcome | None) -> None:
+        """Call `after_failure` on each add-on that hooks it, in order."""
+        for addon in self._after_failure:
+            addon.after_failure(failure, outcome)
+
     def on_rejection(self, rejection: Rejection) -> bool:
         """Ask each add-on in order until one takes the refused message."""
         return any(addon.on_rejection(rejection) for addon in self._on_rejection)
 
+    def after_rejection(self, rejection: Rejection, taken: bool) -> None:
+        """Call `after_rejection` on each add-on that hooks it, in order."""
+        for addon in self._after_rejection:
+            addon.after_rejection(rejection, taken)
+
 
 def _overriding(addons: tuple[Addon, ...], hook: str) -> tuple[Addon, ...]:
     base = getattr(Addon, hook)
-    return tuple(addon for addon in addons if getattr(type(addon), hook) is not base)
+    return tuple(
+        addon for addon in addons if addon.enabled and getattr(type(addon), hook) is not base
+    )

@@ -85,6 +85,8 @@ def install(
         runtime.addons = chain
         for addon in chain.addons:
             addon.setup(runtime)
+        # Hooks are picked once more: `setup` may have switched an add-on off.
+        runtime.addons = AddonChain(chain.addons)
         route_and_declare(runtime)
         return runtime
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from time import perf_counter
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -78,6 +79,7 @@ class CeleryEventEmitter(EventEmitter):
         runtime = self.runtime
         queue = self.queue
         extra: Mapping[str, Any] = _NO_EXTRA
+        outgoing: Outgoing | None = None
         if not runtime.addons.publishes_plainly:
             outgoing = Outgoing(emission, queue, fixed=queue is not None)
             runtime.addons.before_publish(outgoing)
@@ -94,5 +96,16 @@ class CeleryEventEmitter(EventEmitter):
             args=emission.args,
             kwargs=emission.kwargs,
         )
-        envelope = runtime.publisher.seal(emission.id, emission.event, body)
-        runtime.publisher.send(envelope, queue)
+        if outgoing is None:
+            envelope = runtime.publisher.seal(emission.id, emission.event, body)
+            runtime.publisher.send(envelope, queue)
+            return
+        outgoing.queue = queue
+        started = perf_counter()
+        try:
+            envelope = runtime.publisher.seal(emission.id, emission.event, body)
+            runtime.publisher.send(envelope, queue)
+        except BaseException as exc:
+            runtime.addons.after_publish(outgoing, perf_counter() - started, exc)
+            raise
+        runtime.addons.after_publish(outgoing, perf_counter() - started, None)

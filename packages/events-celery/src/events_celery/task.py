@@ -22,13 +22,12 @@ from events_celery.body import Body, decode_body, read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import (
     DecodeError,
-    EmissionFailedError,
     EnvelopeError,
     PublishError,
     UnregisteredError,
 )
+from events_celery.failures import failed_error, log_failures
 from events_celery.publisher import TASK_NAME
-from events_celery.reasons import Reason
 from events_celery.runtime import attached_runtime
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
@@ -98,11 +97,13 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
         return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
     failure = Failure(task, envelope, body, emission, report, unregistered)
-    error = _failed_error(failure)
+    log_failures(failure)
+    error = failed_error(failure)
     try:
         outcome = addons.on_failure(failure)
     except Exception as exc:
         # Whatever broke (the broker, a bug in an add-on), the message must not be lost.
+        addons.after_failure(failure, Outcome.REQUEUED)
         logger.error(
             "emission %s of %s: could not retry or dead-letter (%s); requeued",
             emission.id,
@@ -110,12 +111,13 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
             _cause_name(exc),
         )
         raise Reject(exc, requeue=True) from exc
+    addons.after_failure(failure, outcome)
     if outcome is Outcome.DEAD_LETTERED:
         raise Reject(error, requeue=False)
     if outcome is Outcome.RETRIED:
         raise Retry(exc=error)
     logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
-    raise error
+    raise error from error.__cause__
 
 
 def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
@@ -162,19 +164,13 @@ def _select(linker: type[EventLinker], event: object, refs: tuple[str, ...] | No
     return linker.handlers_named(event, refs)
 
 
-def _failed_error(failure: Failure) -> EmissionFailedError:
-    failures = [
-        (outcome.handler, type(outcome.exception).__name__) for outcome in failure.report.failed
-    ]
-    failures.extend((ref, Reason.UNREGISTERED) for ref in failure.unregistered)
-    return EmissionFailedError(failure.emission.event, failure.emission.id, failures)
-
-
 def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
     addons = attached_runtime(task.app).addons
+    rejection = Rejection(task, message, error, queue)
     try:
-        taken = addons.on_rejection(Rejection(task, message, error, queue))
+        taken = addons.on_rejection(rejection)
     except Exception as exc:
+        addons.after_rejection(rejection, False)
         logger.error(
             "message %s refused (%s) and could not be dead-lettered (%s); requeued",
             task.request.id,
@@ -182,9 +178,14 @@ def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> An
             _cause_name(exc),
         )
         raise Reject(exc, requeue=True) from exc
+    addons.after_rejection(rejection, taken)
     if not taken:
         logger.error(
-            "message %s refused (%s): %s; not executed", task.request.id, error.reason, error
+            "message %s refused (%s): %s; not executed",
+            task.request.id,
+            error.reason,
+            error,
+            extra={"emission_id": task.request.id, "reason": str(error.reason)},
         )
     raise Reject(f"{error.reason}: {error}", requeue=False)
 

@@ -95,6 +95,7 @@ class ContribFailurePolicy:
                     f"{item.handler} ({item.exception_type or item.reason})" for item in dead
                 ),
             )
+            failure.fates.update(dict.fromkeys(_refs(dead), Outcome.DEAD_LETTERED))
             if not retry:
                 return Outcome.DEAD_LETTERED
         self._retry(failure, retry, delay, first_failure)
@@ -153,6 +154,7 @@ class ContribFailurePolicy:
         publisher = self.runtime.publisher
         envelope = publisher.seal(failure.emission.id, failure.emission.event, retried)
         publisher.send(envelope, queue, countdown=delay)
+        failure.fates.update(dict.fromkeys(refs, Outcome.RETRIED))
         logger.info(
             "emission %s of %s: retrying %s in %.1f s (attempt %d)",
             failure.emission.id,
@@ -161,6 +163,10 @@ class ContribFailurePolicy:
             delay,
             failure.emission.attempt + 1,
         )
+
+
+def _refs(failures: list[HandlerFailure]) -> list[str]:
+    return [item.handler for item in failures]
 
 
 def _handler_failure(outcome: HandlerOutcome) -> HandlerFailure:
