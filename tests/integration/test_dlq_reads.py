@@ -26,6 +26,8 @@ from events_celery.reasons import Reason
 from events_celery.signing import Keyring
 from events_contrib import DeadLetterQueue, HandlerFailure
 from events_contrib.deadletter import new_dead_letter
+from events_contrib.errors import DeadLetterQueueBusyError
+from events_contrib.letterstore import open_shelf
 from tests.integration.conftest import require
 from tests.integration.support import (
     BROKERS,
@@ -208,6 +210,21 @@ def test_reading_a_letter_by_id_leaves_the_queue_as_it_was(filled: Filled) -> No
     assert letters.get(filled.ids[7_777]).id == filled.ids[7_777]
     assert letters.count() == LETTERS
     assert [letter.id for letter in letters.list(3)] == filled.ids[:3]
+
+
+def test_a_reader_waits_for_another_on_rabbitmq_and_never_on_redis(filled: Filled) -> None:
+    holding = DeadLetterQueue(filled.app)
+    impatient = DeadLetterQueue(filled.app, lock_timeout=0.5)
+
+    with open_shelf(filled.app, holding._queue, holding.lock_timeout) as shelf:
+        assert len(shelf.page(100)[0]) == 100
+        if filled.broker == "amqp":
+            with pytest.raises(DeadLetterQueueBusyError, match="busy"):
+                impatient.count()
+        else:
+            assert impatient.count() == LETTERS
+
+    assert impatient.count() == LETTERS
 
 
 @pytest.fixture
