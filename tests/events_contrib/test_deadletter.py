@@ -13,6 +13,7 @@ from events_celery.signing import Keyring
 from events_contrib.deadletter import (
     DeadLetter,
     HandlerFailure,
+    _unreplayable,
     new_dead_letter,
     replay_envelope,
 )
@@ -89,9 +90,40 @@ def test_a_message_refused_as_unregistered_is_replayed_with_its_own_handler_list
     assert frame["meta"]["attempt"] == 1
 
 
-@pytest.mark.parametrize("reason", ["signature", "malformed", "undecodable"])
-def test_refused_messages_are_never_replayable(reason: str) -> None:
+@pytest.mark.parametrize("reason", ["malformed", "undecodable"])
+def test_malformed_and_undecodable_messages_are_never_replayable(reason: str) -> None:
     assert not letter(reason, (), None).replayable
+    assert "never replayed" in _unreplayable(letter(reason, (), None), KEYRING)
+
+
+def test_a_letter_refused_for_its_signature_is_replayable_when_it_verifies_here() -> None:
+    refused = letter(Reason.SIGNATURE, (), None)
+
+    assert refused.replayable
+    assert _unreplayable(refused, KEYRING) == ""
+
+
+@pytest.mark.parametrize(
+    ("keyring", "problem"),
+    [
+        (Keyring.from_setting("another-key"), "does not verify with this app's keys"),
+        (None, "no signing key"),
+    ],
+)
+def test_a_letter_that_does_not_verify_with_the_replaying_keys_is_not_replayed(
+    keyring: Keyring | None, problem: str
+) -> None:
+    assert problem in _unreplayable(letter(Reason.SIGNATURE, (), None), keyring)
+
+
+def test_a_tampered_failed_letter_is_not_replayed_even_though_a_worker_ran_it() -> None:
+    stored = letter(Reason.FAILED, (), None).to_json()
+    envelope = dict(stored["envelope"])
+    envelope["body"] = envelope["body"].replace('"args":[1]', '"args":[2]')
+    assert envelope["body"] != stored["envelope"]["body"]
+    tampered = DeadLetter.from_json({**stored, "envelope": envelope})
+
+    assert "does not match" in _unreplayable(tampered, KEYRING)
 
 
 def test_a_letter_without_a_valid_envelope_cannot_be_replayed() -> None:

@@ -15,6 +15,7 @@ from events_contrib.deadletter import DeadLetter, DeadLetterQueue, HandlerFailur
 from events_contrib.errors import (
     ConfigurationError,
     DeadLetterNotFoundError,
+    DeadLetterQueueBusyError,
     InvalidDeadLetterError,
     UnknownQueueError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "UnknownQueueError",
     "DeadLetterNotFoundError",
+    "DeadLetterQueueBusyError",
     "InvalidDeadLetterError",
     "__version__",
 ]

@@ -6,7 +6,10 @@
     events-dlq -A worker purge [--yes]
 
 Exit status: 0 done; 1 a letter was not found, nothing matched, or purge was not confirmed;
-2 bad usage or configuration; 3 the broker could not be reached.
+2 bad usage or configuration; 3 the broker could not be reached; 4 on RabbitMQ, other readers
+held the queue longer than the wait allowed.
+
+Listing and showing read only what they print and leave every letter on the queue.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from kombu.exceptions import OperationalError
+
 from events_celery.errors import PublishError
 from events_celery.loading import load_app
 from events_contrib.deadletter import DeadLetter, DeadLetterQueue
-from events_contrib.errors import DeadLetterNotFoundError
+from events_contrib.errors import DeadLetterNotFoundError, DeadLetterQueueBusyError
 from events_core.errors import EventsError
 
-OK, NOT_FOUND, USAGE, BROKER = 0, 1, 2, 3
+OK, NOT_FOUND, USAGE, BROKER, BUSY = 0, 1, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="events-dlq",
         description="Inspect, replay and purge the dead-letter queue of an events app.",
         epilog="Exit status: 0 done, 1 not found or not confirmed, 2 usage or configuration "
-        "error, 3 broker unreachable.",
+        "error, 3 broker unreachable, 4 queue busy with other readers.",
     )
     parser.add_argument("-A", "--app", required=True, help="the Celery app, as MODULE[:NAME]")
     parser.add_argument("--dead-letter-queue", help="the queue to read (default: from settings)")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list dead letters (nothing is consumed)")
-    listing.add_argument("-n", "--limit", type=int, default=50, help="at most this many")
+    listing.add_argument(
+        "-n", "--limit", type=int, default=50, help="at most this many (only these are read)"
+    )
     show = commands.add_parser("show", help="show one dead letter in full")
     show.add_argument("id")
     replay = commands.add_parser("replay", help="publish dead letters again, then remove them")
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     """Entry point of `events-dlq`; returns the exit status."""
     options = build_parser().parse_args(argv)
-    broker_errors: tuple[type[BaseException], ...] = (OSError,)
+    broker_errors: tuple[type[BaseException], ...] = (OSError, OperationalError)
     try:
         app = load_app(options.app)
         with app.connection_for_read() as connection:
@@ -73,16 +80,17 @@ def _status_of(error: EventsError) -> int:
         return NOT_FOUND
     if isinstance(error, PublishError):
         return BROKER
+    if isinstance(error, DeadLetterQueueBusyError):
+        return BUSY
     return USAGE
 
 
 def run(options: argparse.Namespace, queue: DeadLetterQueue, stdin: TextIO) -> int:
     """Carry out one parsed command."""
     if options.command == "list":
-        letters = queue.list(options.limit)
-        total = queue.count()
-        print(render_table(letters))
-        print(f"{len(letters)} of {total} dead letter(s) in {queue.name}")
+        page = queue.page(options.limit)
+        print(render_table(page.letters))
+        print(f"{len(page.letters)} of {page.total} dead letter(s) in {queue.name}")
         return OK
     if options.command == "show":
         print(render_letter(queue.get(options.id)))
@@ -92,7 +100,7 @@ def run(options: argparse.Namespace, queue: DeadLetterQueue, stdin: TextIO) -> i
         for letter_id in result.replayed:
             print(f"replayed {letter_id}")
         for letter_id in result.skipped:
-            print(f"skipped {letter_id} (a refused message is never replayed)")
+            print(f"skipped {letter_id} ({result.reasons.get(letter_id, 'not replayable')})")
         return OK if result.replayed or not result.skipped else NOT_FOUND
     count = queue.count()
     if not options.yes:

@@ -6,10 +6,13 @@ survive restarts like any other message.
 
 ```python
 dlq = DeadLetterQueue(app)
-for letter in dlq.list(10):
+for letter in dlq.list(10):  # reads these 10 letters only, and leaves them on the queue
     print(letter.id, letter.event, letter.reason, letter.handlers)
-dlq.replay([letter.id])      # publish again for the failed handlers, then remove
+dlq.replay([letter.id])      # verify, publish again for the failed handlers, then remove
 ```
+
+Reading never takes a letter off the queue, even for a reader that dies (see
+`events_contrib.letterstore` for how, on each broker).
 """
 
 from __future__ import annotations
@@ -34,13 +37,20 @@ from events_celery.envelope import Envelope
 from events_celery.errors import EnvelopeError, PublishError
 from events_celery.publisher import PUBLISH_RETRY_POLICY
 from events_celery.reasons import Reason
+from events_celery.signing import Keyring
 from events_contrib.errors import DeadLetterNotFoundError, InvalidDeadLetterError
+from events_contrib.letterstore import Shelf, open_shelf
 from events_contrib.settings import DEAD_LETTER_SUFFIX, ContribSettings
 
 logger = logging.getLogger(__name__)
 
-REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED})
-"""Reasons whose dead letters `replay` publishes again; refused messages are never replayed."""
+REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED, Reason.SIGNATURE})
+"""Reasons whose dead letters `replay` publishes again once they verify with the replaying app's
+keys (a `signature` letter refused by a worker with the wrong key, for one); malformed and
+undecodable messages are never replayed."""
+
+LOCK_TIMEOUT = 60.0
+"""Seconds a reader waits for other readers of the queue on RabbitMQ before giving up."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ class DeadLetter:
 
     @property
     def replayable(self) -> bool:
-        """Whether `replay` would publish this letter again."""
+        """Whether `replay` would publish this letter again, if it verifies with the app's keys."""
         return self.reason in REPLAYABLE and isinstance(self.envelope, dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -160,6 +170,16 @@ class ReplayResult:
 
     replayed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Why each skipped letter was skipped, by id."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """The oldest letters of the queue and its length, read together."""
+
+    letters: list[DeadLetter]
+    total: int
 
 
 class DeadLetterQueue:
@@ -169,10 +189,17 @@ class DeadLetterQueue:
         app: the Celery app, configured (and installed) as its workers are.
         queue: the dead-letter queue's name; default from `events_dead_letter`, else
             `<events_default_queue>.dead_letter`.
+        lock_timeout: on RabbitMQ, seconds to wait for other readers before raising
+            `DeadLetterQueueBusyError`.
     """
 
-    def __init__(self, app: Celery, queue: str | None = None) -> None:
+    def __init__(
+        self, app: Celery, queue: str | None = None, *, lock_timeout: float = LOCK_TIMEOUT
+    ) -> None:
         self.app = app
+        self.lock_timeout = lock_timeout
+        self.letters_read = 0
+        """Messages this object has fetched from the broker, for bounds checks and monitoring."""
         if not queue:
             settings = runtime_of(app).settings
             queue = ContribSettings.from_settings(settings).dead_letter_queue or (
@@ -206,15 +233,18 @@ class DeadLetterQueue:
 
     def count(self) -> int:
         """How many dead letters the queue holds."""
-        with self.app.connection_for_read() as connection:
-            _, count, _ = self._queue.bind(connection.default_channel).queue_declare()
-            return int(count)
+        with self._shelf() as shelf:
+            return shelf.count()
 
     def list(self, limit: int | None = None) -> builtins.list[DeadLetter]:
-        """The oldest `limit` dead letters (all if None), without consuming any."""
-        with self._held() as held:
-            letters = [letter for letter, _ in held]
-        return letters if limit is None else letters[:limit]
+        """The oldest `limit` dead letters (all if None); only those are read, none consumed."""
+        return self.page(limit).letters
+
+    def page(self, limit: int | None = None) -> Page:
+        """The oldest `limit` dead letters (all if None) and the queue's length, read together."""
+        with self._shelf() as shelf:
+            found, total = shelf.page(limit)
+            return Page([_letter_of(stored.message, self.name) for stored in found], total)
 
     def get(self, letter_id: str) -> DeadLetter:
         """The dead letter with this id, without consuming it.
@@ -222,17 +252,21 @@ class DeadLetterQueue:
         Raises:
             DeadLetterNotFoundError: no such letter in the queue.
         """
-        for letter in self.list():
-            if letter.id == letter_id:
-                return letter
+        with self._shelf() as shelf:
+            for stored in shelf.scan():
+                letter = _letter_of(stored.message, self.name)
+                if letter.id == letter_id:
+                    return letter
         raise DeadLetterNotFoundError(letter_id, self.name)
 
     def replay(self, ids: Iterable[str] | None = None, queue: str | None = None) -> ReplayResult:
         """Publish dead letters again, then remove them from the queue.
 
-        Only the failed handlers run again, from attempt 1, on `queue` or the queue each
-        came from. Messages a worker refused (bad signature, undecodable) are never
-        replayed: they stay in the queue and are listed as skipped.
+        Each letter's stored envelope is verified with this app's keys first, so a letter a
+        worker refused for its signature (a wrong key on the worker) is replayed by an app that
+        holds the right key. Only the failed handlers run again, from attempt 1, on `queue` or
+        the queue each came from. A letter that is malformed, undecodable, or does not verify is
+        never published: it stays in the queue and is listed as skipped, with its reason.
 
         Args:
             ids: the letters to replay; None replays every replayable letter.
@@ -242,31 +276,43 @@ class DeadLetterQueue:
             DeadLetterNotFoundError: an id is not in the queue (nothing was replayed).
             PublishError: the broker failed; letters not yet replayed stay in the queue.
         """
-        wanted = None if ids is None else list(dict.fromkeys(ids))
+        wanted = None if ids is None else builtins.list(dict.fromkeys(ids))
         result = ReplayResult()
         runtime = runtime_of(self.app)
-        with self._held() as held:
-            by_id = {letter.id: (letter, message) for letter, message in held}
-            missing = [letter_id for letter_id in wanted or () if letter_id not in by_id]
-            if missing:
-                raise DeadLetterNotFoundError(missing[0], self.name)
-            for letter_id in wanted if wanted is not None else list(by_id):
-                letter, message = by_id[letter_id]
-                if not letter.replayable:
-                    result.skipped.append(letter.id)
+        with self._shelf() as shelf:
+            if wanted is not None:
+                self._check_present(shelf, wanted)
+            left = None if wanted is None else set(wanted)
+            for stored in shelf.scan():
+                letter = _letter_of(stored.message, self.name)
+                if left is not None and letter.id not in left:
                     continue
-                envelope = replay_envelope(letter, runtime.settings.keyring)
-                target = queue or letter.queue or runtime.settings.default_queue
-                runtime.publisher.send(envelope, target)
-                message.ack()
-                logger.info(
-                    "dead letter %s replayed: emission %s of %s to %s",
-                    letter.id,
-                    letter.emission_id,
-                    letter.event,
-                    target,
-                )
-                result.replayed.append(letter.id)
+                problem = _unreplayable(letter, runtime.settings.keyring)
+                if problem:
+                    logger.warning("dead letter %s not replayed: %s", letter.id, problem)
+                    result.skipped.append(letter.id)
+                    result.reasons[letter.id] = problem
+                else:
+                    envelope = replay_envelope(letter, runtime.settings.keyring)
+                    target = queue or letter.queue or runtime.settings.default_queue
+                    runtime.publisher.send(envelope, target)
+                    stored.take()
+                    logger.info(
+                        "dead letter %s replayed: emission %s of %s to %s",
+                        letter.id,
+                        letter.emission_id,
+                        letter.event,
+                        target,
+                    )
+                    result.replayed.append(letter.id)
+                if left is not None:
+                    left.discard(letter.id)
+                    if not left:
+                        break
+        if wanted is not None:
+            order = {letter_id: index for index, letter_id in enumerate(wanted)}
+            result.replayed.sort(key=order.__getitem__)
+            result.skipped.sort(key=order.__getitem__)
         return result
 
     def remove(self, letter_id: str) -> DeadLetter:
@@ -275,46 +321,60 @@ class DeadLetterQueue:
         Raises:
             DeadLetterNotFoundError: no such letter in the queue.
         """
-        with self._held() as held:
-            for letter, message in held:
-                if letter.id == letter_id:
-                    message.ack()
+        with self._shelf() as shelf:
+            for stored in shelf.scan():
+                letter = _letter_of(stored.message, self.name)
+                if letter.id == letter_id and stored.take():
                     return letter
         raise DeadLetterNotFoundError(letter_id, self.name)
 
     def purge(self) -> int:
         """Delete every dead letter; return how many there were."""
-        with self.app.connection_for_write() as connection:
-            return int(self._queue.bind(connection.default_channel).purge() or 0)
+        with self._shelf() as shelf:
+            return shelf.purge()
+
+    def _check_present(self, shelf: Shelf, wanted: builtins.list[str]) -> None:
+        left = set(wanted)
+        for stored in shelf.scan():
+            left.discard(_letter_of(stored.message, self.name).id)
+            if not left:
+                return
+        missing = [letter_id for letter_id in wanted if letter_id in left]
+        raise DeadLetterNotFoundError(missing[0], self.name)
 
     @contextmanager
-    def _held(self) -> Iterator[builtins.list[tuple[DeadLetter, Message]]]:
-        """Take every letter without acknowledging, and put back those not acked, in order."""
-        with self.app.connection_for_write() as connection:
-            channel = connection.channel()
-            try:
-                bound = self._queue.bind(channel)
-                bound.declare()
-                held: builtins.list[tuple[DeadLetter, Message]] = []
-                taken: builtins.list[Message] = []
-                while (message := bound.get(no_ack=False, accept=["json"])) is not None:
-                    taken.append(message)
-                    held.append((_letter_of(message, self.name), message))
-                try:
-                    yield held
-                finally:
-                    for message in taken:
-                        if not message.acknowledged:
-                            message.requeue()
-            finally:
-                channel.close()
+    def _shelf(self) -> Iterator[Shelf]:
+        shelf: Shelf | None = None
+        try:
+            with open_shelf(self.app, self._queue, self.lock_timeout) as shelf:
+                yield shelf
+        finally:
+            if shelf is not None:
+                self.letters_read += shelf.read
+
+
+def _unreplayable(letter: DeadLetter, keyring: Keyring | None) -> str:
+    """Why `letter` must not be published again ("" when it may be), its envelope verified."""
+    if not letter.replayable:
+        return f"refused as {letter.reason}: never replayed"
+    try:
+        envelope = Envelope.parse(letter.envelope)
+    except EnvelopeError as exc:
+        return f"its envelope is not valid ({exc})"
+    if letter.reason == Reason.SIGNATURE and keyring is None:
+        return "refused for its signature, and this app has no signing key to verify it with"
+    try:
+        envelope.verify(keyring)
+    except EnvelopeError as exc:
+        return f"its signature does not verify with this app's keys ({exc})"
+    return ""
 
 
 def replay_envelope(letter: DeadLetter, keyring: Any) -> Envelope:
     """The envelope that runs a dead letter's failed handlers again, from attempt 1.
 
-    The stored envelope passed the worker's signature check when it failed, so it is
-    signed again with the current key after its handler list and bookkeeping are reset.
+    The caller has verified the stored envelope with the current keys (`replay` does), so it
+    is signed again with the current key after its handler list and bookkeeping are reset.
     """
     try:
         original = Envelope.parse(letter.envelope)

@@ -8,6 +8,7 @@ from events_core.errors import EventsError
 __all__ = [
     "ConfigurationError",
     "DeadLetterNotFoundError",
+    "DeadLetterQueueBusyError",
     "InvalidDeadLetterError",
     "UnknownQueueError",
 ]
@@ -42,3 +43,15 @@ class InvalidDeadLetterError(EventsError, ValueError):
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
+
+
+class DeadLetterQueueBusyError(EventsError):
+    """Raised when other readers of a dead-letter queue held it past the wait allowed."""
+
+    def __init__(self, lock: str, timeout: float) -> None:
+        super().__init__(
+            f"the dead-letter queue is busy: another reader held {lock!r} for more than "
+            f"{timeout:g} s"
+        )
+        self.lock = lock
+        self.timeout = timeout
