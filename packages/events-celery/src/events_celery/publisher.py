@@ -91,6 +91,9 @@ class Publisher:
         timeout = float(self.settings.value("events_publish_timeout"))
         with self.app.producer_or_acquire() as producer:
             try:
+                # One connection attempt per try: kombu's own would retry for the whole
+                # connect time-out, and `send` already retries.
+                producer.connection.ensure_connection(max_retries=0)
                 self._executing_task().apply_async(
                     args=(envelope.to_message(),),
                     queue=queue,
