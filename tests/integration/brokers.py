@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.integration.support import reachable
 
@@ -152,6 +153,10 @@ class PrivateRedis:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """A client of this server (the caller closes it)."""
+        return redis.Redis.from_url(self.url)
 
     def start(self) -> None:
         self.process = subprocess.Popen(

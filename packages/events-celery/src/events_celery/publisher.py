@@ -83,9 +83,9 @@ class Publisher:
                 return
             except RETRIED as exc:
                 if retry == retries:
-                    raise PublishError(envelope.event, queue, exc) from exc
+                    raise PublishError(envelope.event, queue, exc, envelope.id) from exc
             except Exception as exc:
-                raise PublishError(envelope.event, queue, exc) from exc
+                raise PublishError(envelope.event, queue, exc, envelope.id) from exc
 
     def _try_send(self, envelope: Envelope, queue: str, countdown: float | None) -> None:
         timeout = float(self.settings.value("events_publish_timeout"))
