@@ -121,6 +121,18 @@ class PrivateRabbit:
         while reachable(self.url) and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def freeze(self) -> None:
+        """SIGSTOP the node's Erlang VM: it keeps its sockets but answers nothing."""
+        pid = self.beam_pid()
+        assert pid is not None, "the node is not running"
+        os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        pid = self.beam_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
     def queue_length(self, queue: str) -> int:
         """Messages ready in `queue`, as the node counts them."""
         for line in self.ctl("list_queues", "name", "messages", "--quiet").splitlines():

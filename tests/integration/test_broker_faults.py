@@ -105,6 +105,26 @@ def test_emit_raises_within_the_bound_during_a_memory_alarm_and_loses_nothing(
     assert private_rabbit.queue_length(queue) == 2
 
 
+def test_emit_raises_within_the_bound_when_rabbitmq_hangs(
+    private_rabbit: PrivateRabbit, queue: str
+) -> None:
+    app = make_app(private_rabbit.url, base_conf(queue))
+    emitter = CeleryEventEmitter(app)
+    emitter.emit("itest.slow", 0, seconds=0)
+    bound = publish_bound(app, runtime_of(app).settings)
+
+    private_rabbit.freeze()
+    try:
+        started = time.monotonic()
+        with pytest.raises(PublishError, match=r"itest\.slow"):
+            emitter.emit("itest.slow", 1, seconds=0)
+        waited = time.monotonic() - started
+    finally:
+        private_rabbit.thaw()
+
+    assert waited < bound + MARGIN
+
+
 def test_emit_raises_within_the_bound_when_redis_hangs(
     private_redis: PrivateRedis, queue: str
 ) -> None:
