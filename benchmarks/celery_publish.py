@@ -10,8 +10,10 @@ raw `noop.apply_async(args=(payload,), queue=...)` of a no-op task, our
 `CeleryEventEmitter(app, linker=Bench).emit("bench.order", payload=...)`, and the same emitter on
 an app with a signing key (HMAC-SHA256). Connections are opened and queues declared before
 timing; the cases alternate within each repeat (ABC, then CBA) so the drift of a noisy machine
-falls on all of them. Every figure is printed as a ratio to raw `apply_async`; `msg B` is the
-JSON size of the task message each case sends (args, kwargs and embed: our envelope included).
+falls on all of them. On RabbitMQ all three are confirmed: `install` turns on the transport's
+`confirm_publish` for the app (`bench:confirms` measures what that costs). Every figure is
+printed as a ratio to raw `apply_async`; `msg B` is the JSON size of the task message each case
+sends (args, kwargs and embed: our envelope included).
 
 Nothing consumes: the queue is unique to the run, purged between runs and deleted with its
 exchange at the end, also on Ctrl-C. The exit status is 0 whatever the figures (this informs,

@@ -110,6 +110,7 @@ def test_a_broker_that_cannot_be_used_raises_publish_error_naming_event_and_queu
 
     assert caught.value.event == "OrderPlaced"
     assert caught.value.queue == "orders"
+    assert caught.value.emission_id == "e" * 32
     assert "'OrderPlaced'" in str(caught.value)
     assert "'orders'" in str(caught.value)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.brokers import private_rabbit, private_redis  # noqa: F401  (fixtures)
 from tests.integration.handlers import REDIS_URL
 from tests.integration.support import BROKERS, Recorder, WorkerProcess, reachable, start_worker
 

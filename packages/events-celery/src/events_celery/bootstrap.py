@@ -22,6 +22,7 @@ from events_celery.queues import route_and_declare
 from events_celery.runtime import RUNTIME_ATTRIBUTE, EventsRuntime
 from events_celery.settings import EventsSettings
 from events_celery.task import register_task
+from events_celery.transport import apply_publish_defaults
 
 _install_lock = threading.RLock()
 
@@ -45,8 +46,10 @@ def install(
     """Bootstrap `app` for events: plug in add-ons, validate settings, register the task once.
 
     Arguments override the `events_*` settings of `app.conf`; call this after configuring
-    the app. The add-ons are those registered as `events_celery.addons` entry points
-    (events-contrib is one), in the order of their names, then those given here, in order.
+    the app. It adds the publish defaults to `broker_transport_options` (publisher confirms on
+    RabbitMQ, socket time-outs on Redis) without changing a key the user set. The add-ons are
+    those registered as `events_celery.addons` entry points (events-contrib is one), in the
+    order of their names, then those given here, in order.
     Calling it again keeps the add-ons (and adds those given), re-reads the settings and sets
     every add-on up again, but registers nothing twice.
 
@@ -75,6 +78,7 @@ def install(
             [option for addon in chain.addons for option in addon.options],
         )
         app.conf.update(overrides)
+        apply_publish_defaults(app, settings)
         if runtime is None:
             task = register_task(app)
             runtime = EventsRuntime(app, settings, task, Publisher(app, settings, task))

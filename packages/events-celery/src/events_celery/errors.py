@@ -44,15 +44,22 @@ class UnknownCodecError(EventsError, LookupError):
 
 
 class PublishError(EventsError):
-    """Raised when an emission could not be published to the broker; nothing was sent."""
+    """Raised when the broker did not take an emission within the publish bound.
 
-    def __init__(self, event: str, queue: str, cause: BaseException) -> None:
+    `emission_id` is the id of the emission that was not published, when known: the broker
+    may still queue a copy in rare cases (see the delivery guide), and that copy has this id.
+    """
+
+    def __init__(
+        self, event: str, queue: str, cause: BaseException, emission_id: str | None = None
+    ) -> None:
         super().__init__(
             f"could not publish event {event!r} to queue {queue!r}: "
             f"{type(cause).__name__}: {cause}"
         )
         self.event = event
         self.queue = queue
+        self.emission_id = emission_id
 
 
 class EnvelopeError(EventsError):

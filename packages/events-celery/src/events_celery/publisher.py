@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
+import time
 from typing import Any
 
 from celery import Celery
+from kombu import Connection
+from kombu.exceptions import OperationalError
 
 from events_celery.body import Body
 from events_celery.envelope import Envelope
@@ -23,7 +29,17 @@ PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1.0,
 }
-"""Bounded retry of a publish: after it, `emit` raises `PublishError`."""
+"""Bounded retry of a publish: after it, `emit` raises `PublishError`.
+
+`max_retries` more tries after the first; before try n (from 1) a pause of
+`min(interval_start + (n - 1) * interval_step, interval_max)` seconds.
+"""
+
+RETRIED = (OperationalError, OSError)
+"""Errors of a publish try that another try may get past (connection and time-out errors)."""
+
+_RESET = struct.pack("ii", 1, 0)
+"""`SO_LINGER` on with a zero time-out: `close` resets the connection."""
 
 
 class Publisher:
@@ -65,23 +81,49 @@ class Publisher:
     def send(self, envelope: Envelope, queue: str, countdown: float | None = None) -> None:
         """Publish an envelope to `queue` with a bounded retry.
 
+        Returns once the broker has taken the message: confirmed on RabbitMQ unless
+        `events_publish_confirm` is False, written on Redis.
+
         Raises:
-            PublishError: the broker could not be reached within the bound.
+            PublishError: the broker could not be reached, or did not take the message,
+                within the bound (`PUBLISH_RETRY_POLICY` and `events_publish_timeout`).
         """
-        try:
-            self._executing_task().apply_async(
-                args=(envelope.to_message(),),
-                queue=queue,
-                task_id=envelope.id,
-                countdown=countdown,
-                shadow=envelope.event,
-                argsrepr=f"({envelope.event!r}, {envelope.id!r})",
-                kwargsrepr="{}",
-                retry=True,
-                retry_policy=PUBLISH_RETRY_POLICY,
-            )
-        except Exception as exc:
-            raise PublishError(envelope.event, queue, exc) from exc
+        retries = int(PUBLISH_RETRY_POLICY["max_retries"])
+        for retry in range(retries + 1):
+            if retry:
+                time.sleep(_pause(retry))
+            try:
+                self._try_send(envelope, queue, countdown)
+                return
+            except RETRIED as exc:
+                if retry == retries:
+                    raise PublishError(envelope.event, queue, exc, envelope.id) from exc
+            except Exception as exc:
+                raise PublishError(envelope.event, queue, exc, envelope.id) from exc
+
+    def _try_send(self, envelope: Envelope, queue: str, countdown: float | None) -> None:
+        timeout = float(self.settings.value("events_publish_timeout"))
+        with self.app.producer_or_acquire() as producer:
+            try:
+                # One connection attempt per try: kombu's own would retry for the whole
+                # connect time-out, and `send` already retries.
+                producer.connection.ensure_connection(max_retries=0)
+                self._executing_task().apply_async(
+                    args=(envelope.to_message(),),
+                    queue=queue,
+                    task_id=envelope.id,
+                    countdown=countdown,
+                    shadow=envelope.event,
+                    argsrepr=f"({envelope.event!r}, {envelope.id!r})",
+                    kwargsrepr="{}",
+                    producer=producer,
+                    retry=False,
+                    timeout=timeout,
+                    confirm_timeout=timeout,
+                )
+            except BaseException:
+                _abort(producer.connection)
+                raise
 
     def _executing_task(self) -> Any:
         # The registered task itself, once the app is finalized, rather than the lazy proxy
@@ -90,3 +132,37 @@ class Publisher:
             self._task = self.app.tasks[TASK_NAME]
             self._bound = True
         return self._task
+
+
+def publish_bound(app: Celery, settings: EventsSettings) -> float:
+    """The longest `Publisher.send` (so `emit`) takes before raising `PublishError`, in seconds.
+
+    Each of the `max_retries + 1` tries may connect (`broker_connection_timeout`), write and
+    wait for the confirm (`events_publish_timeout` each); the pauses come between tries.
+    """
+    retries = int(PUBLISH_RETRY_POLICY["max_retries"])
+    connect = float(app.conf.broker_connection_timeout or 0)
+    timeout = float(settings.value("events_publish_timeout"))
+    pauses = sum(_pause(retry) for retry in range(1, retries + 1))
+    return (retries + 1) * (connect + 2 * timeout) + pauses
+
+
+def _pause(retry: int) -> float:
+    policy = PUBLISH_RETRY_POLICY
+    pause = policy["interval_start"] + (retry - 1) * policy["interval_step"]
+    return min(pause, policy["interval_max"])
+
+
+def _abort(connection: Connection) -> None:
+    """Drop a connection whose publish failed, without the close handshake.
+
+    A blocked or hung broker never answers the handshake, so a polite close would hang. The
+    reset also makes the broker's kernel discard a publish it has not read yet, so a message
+    `emit` reported as not sent does not reach the queue later.
+    """
+    if connection.connected:
+        sock = getattr(getattr(connection.connection, "transport", None), "sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    connection.collect()

@@ -29,6 +29,9 @@ DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 DEFAULT_SERIALIZER = "json"
 """Body codec used unless `events_serializer` opts into `"pickle"`."""
 
+DEFAULT_PUBLISH_TIMEOUT = 5.0
+"""Seconds one publish try waits for the broker (`events_publish_timeout`)."""
+
 
 @dataclass(frozen=True)
 class Option:
@@ -70,6 +73,22 @@ def _choices(names: tuple[str, ...]) -> str:
     return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
+def _publish_confirm(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            "events_publish_confirm", f"expected True or False, got {value!r}"
+        )
+    return value
+
+
+def _publish_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 3600:
+        raise ConfigurationError(
+            "events_publish_timeout", f"expected seconds above 0 and below 3600, got {value!r}"
+        )
+    return float(value)
+
+
 CORE_OPTIONS: tuple[Option, ...] = (
     Option(
         "events_signing_key",
@@ -97,6 +116,20 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "Largest message in bytes: `emit` raises `EncodeError` above it, and workers "
         "dead-letter bigger messages with reason `too_large`.",
         _byte_count,
+    ),
+    Option(
+        "events_publish_confirm",
+        True,
+        "Wait for RabbitMQ's publisher confirm before `emit` returns (default True). False "
+        "opts out: faster, but an emit that returned can be lost when the broker fails.",
+        _publish_confirm,
+    ),
+    Option(
+        "events_publish_timeout",
+        DEFAULT_PUBLISH_TIMEOUT,
+        "Seconds one publish try waits for the broker: the write and the confirm on RabbitMQ, "
+        "the socket and connect time-outs on Redis (default 5).",
+        _publish_timeout,
     ),
 )
 """The `events_*` settings events-celery itself reads; add-ons declare their own."""
