@@ -1,45 +1,18 @@
-"""No emission is lost when RabbitMQ restarts mid-stream (durable queues, persistent messages)."""
+"""No emission is lost when RabbitMQ restarts mid-stream (durable queues, persistent messages).
+
+The node restarted is the test's own (`private_rabbit`), never the shared one.
+"""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from events_celery import CeleryEventEmitter, PublishError
-from tests.integration.support import (
-    BROKERS,
-    Recorder,
-    WorkerProcess,
-    base_conf,
-    make_app,
-    reachable,
-)
+from tests.integration.brokers import PrivateRabbit
+from tests.integration.support import Recorder, WorkerProcess, base_conf, make_app
 
 EMISSIONS = 12
-
-
-@pytest.fixture
-def rabbitmq_restart() -> Iterator[Callable[[], None]]:
-    """Restart the local RabbitMQ node's app; make sure it is up again afterwards."""
-    rabbitmqctl = shutil.which("rabbitmqctl")
-    if rabbitmqctl is None:
-        pytest.skip("rabbitmqctl is not on this machine (RabbitMQ runs elsewhere)")
-    if not reachable(BROKERS["amqp"]):
-        pytest.skip("rabbitmq is not reachable")
-
-    def restart() -> None:
-        subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=120)
-        time.sleep(1)
-        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=120)
-
-    yield restart
-    if not reachable(BROKERS["amqp"]):
-        subprocess.run([rabbitmqctl, "start_app"], capture_output=True, timeout=120)
-    subprocess.run([rabbitmqctl, "await_startup"], capture_output=True, timeout=120)
 
 
 def emit_until_published(emitter: CeleryEventEmitter, number: int) -> None:
@@ -59,9 +32,9 @@ def test_every_emission_is_handled_when_rabbitmq_restarts_mid_stream(
     queue: str,
     recorder: Recorder,
     worker_factory: Callable[..., WorkerProcess],
-    rabbitmq_restart: Callable[[], None],
+    private_rabbit: PrivateRabbit,
 ) -> None:
-    broker_url = BROKERS["amqp"]
+    broker_url = private_rabbit.url
     conf = base_conf(queue)
     worker = worker_factory(broker_url, [queue], conf, concurrency=2)
     emitter = CeleryEventEmitter(make_app(broker_url, conf))
@@ -69,7 +42,9 @@ def test_every_emission_is_handled_when_rabbitmq_restarts_mid_stream(
         emit_until_published(emitter, number)
     recorder.wait_for(lambda records: len(records) >= 2)
 
-    rabbitmq_restart()
+    private_rabbit.ctl("stop_app", timeout=120)
+    time.sleep(1)
+    private_rabbit.ctl("start_app", timeout=120)
     worker.wait_log("Connection to broker lost")
     for number in range(EMISSIONS, 2 * EMISSIONS):
         emit_until_published(emitter, number)
