@@ -1,20 +1,24 @@
 """The `events-dlq` command line: list, show, replay and purge dead letters.
 
-    events-dlq -A worker list
-    events-dlq -A worker show ID
-    events-dlq -A worker replay ID [ID ...] | --all [--queue QUEUE]
-    events-dlq -A worker purge [--yes]
+    events-dlq -A worker list [--json] [--event GLOB] [--reason R] [--older-than 2h]
+    events-dlq -A worker show ID [--json]
+    events-dlq -A worker replay ID [ID ...] | --all [--queue QUEUE] [filters]
+    events-dlq -A worker purge [--yes] [filters]
 
-Exit status: 0 done; 1 a letter was not found, nothing matched, or purge was not confirmed;
-2 bad usage or configuration; 3 the broker could not be reached; 4 on RabbitMQ, other readers
-held the queue longer than the wait allowed.
+Exit status: 0 done (also when the reader of the output went away, as `| head` does); 1 a
+letter was not found, nothing matched, or purge was not confirmed; 2 bad usage or
+configuration; 3 the broker could not be reached; 4 on RabbitMQ, other readers held the queue
+longer than the wait allowed.
 
-Listing and showing read only what they print and leave every letter on the queue.
+Listing and showing read only what they print and leave every letter on the queue; with a
+filter, every letter is read to find the matching ones.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -23,11 +27,20 @@ from kombu.exceptions import OperationalError
 
 from events_celery.errors import PublishError
 from events_celery.loading import load_app
+from events_contrib.__about__ import __version__
 from events_contrib.deadletter import DeadLetter, DeadLetterQueue
 from events_contrib.errors import DeadLetterNotFoundError, DeadLetterQueueBusyError
+from events_contrib.letterfilter import LetterFilter, parse_duration
 from events_core.errors import EventsError
 
 OK, NOT_FOUND, USAGE, BROKER, BUSY = 0, 1, 2, 3, 4
+
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+)
+"""Errors reported as "cannot reach the broker", beside the transport's own."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,21 +51,36 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done, 1 not found or not confirmed, 2 usage or configuration "
         "error, 3 broker unreachable, 4 queue busy with other readers.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-A", "--app", required=True, help="the Celery app, as MODULE[:NAME]")
     parser.add_argument("--dead-letter-queue", help="the queue to read (default: from settings)")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--event", metavar="GLOB", help="only letters whose event matches")
+    filters.add_argument("--reason", help="only letters with this reason (failed, signature...)")
+    filters.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="only letters whose last failure is older than AGE (90s, 15m, 2h, 7d)",
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="one JSON object per line")
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="list dead letters (nothing is consumed)")
+    listing = commands.add_parser(
+        "list", parents=[filters, as_json], help="list dead letters (nothing is consumed)"
+    )
     listing.add_argument(
         "-n", "--limit", type=int, default=50, help="at most this many (only these are read)"
     )
-    show = commands.add_parser("show", help="show one dead letter in full")
+    show = commands.add_parser("show", parents=[as_json], help="show one dead letter in full")
     show.add_argument("id")
-    replay = commands.add_parser("replay", help="publish dead letters again, then remove them")
+    replay = commands.add_parser(
+        "replay", parents=[filters], help="publish dead letters again, then remove them"
+    )
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="replay every replayable letter")
     replay.add_argument("--queue", help="publish here instead of each letter's original queue")
-    purge = commands.add_parser("purge", help="delete every dead letter")
+    purge = commands.add_parser("purge", parents=[filters], help="delete dead letters")
     purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
@@ -60,13 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     """Entry point of `events-dlq`; returns the exit status."""
     options = build_parser().parse_args(argv)
-    broker_errors: tuple[type[BaseException], ...] = (OSError, OperationalError)
+    broker_errors: tuple[type[BaseException], ...] = CONNECTION_ERRORS
     try:
         app = load_app(options.app)
         with app.connection_for_read() as connection:
             broker_errors += tuple(connection.connection_errors)
         queue = DeadLetterQueue(app, options.dead_letter_queue)
         return run(options, queue, stdin or sys.stdin)
+    except BrokenPipeError:
+        # The reader of our output is gone (`| head`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     except broker_errors as exc:
         print(f"events-dlq: cannot reach the broker: {exc}", file=sys.stderr)
         return BROKER
@@ -87,22 +119,36 @@ def _status_of(error: EventsError) -> int:
 
 def run(options: argparse.Namespace, queue: DeadLetterQueue, stdin: TextIO) -> int:
     """Carry out one parsed command."""
+    where = letter_filter(options)
     if options.command == "list":
-        page = queue.page(options.limit)
+        page = queue.page(options.limit) if where is None else queue.matching(where, options.limit)
+        if options.json:
+            for letter in page.letters:
+                print(json.dumps(letter.to_json()), flush=True)
+            return OK
         print(render_table(page.letters))
         print(f"{len(page.letters)} of {page.total} dead letter(s) in {queue.name}")
         return OK
     if options.command == "show":
-        print(render_letter(queue.get(options.id)))
+        letter = queue.get(options.id)
+        print(json.dumps(letter.to_json()) if options.json else render_letter(letter))
         return OK
     if options.command == "replay":
-        result = queue.replay(None if options.all else options.ids, queue=options.queue)
+        progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+        result = queue.replay(
+            None if options.all else options.ids,
+            queue=options.queue,
+            where=where,
+            progress=None if progress is None else progress.step,
+        )
+        if progress is not None:
+            progress.done()
         for letter_id in result.replayed:
             print(f"replayed {letter_id}")
         for letter_id in result.skipped:
             print(f"skipped {letter_id} ({result.reasons.get(letter_id, 'not replayable')})")
         return OK if result.replayed or not result.skipped else NOT_FOUND
-    count = queue.count()
+    count = queue.count() if where is None else queue.matching(where, 0).total
     if not options.yes:
         if not stdin.isatty():
             print("events-dlq: purge needs --yes when not run from a terminal", file=sys.stderr)
@@ -111,8 +157,45 @@ def run(options: argparse.Namespace, queue: DeadLetterQueue, stdin: TextIO) -> i
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return NOT_FOUND
-    print(f"deleted {queue.purge()} dead letter(s) from {queue.name}")
+    print(f"deleted {queue.purge(where)} dead letter(s) from {queue.name}")
     return OK
+
+
+def letter_filter(options: argparse.Namespace) -> LetterFilter | None:
+    """The filter the options ask for, or None when they select every letter.
+
+    Raises:
+        ConfigurationError: an `--older-than` that is not a duration.
+    """
+    if not hasattr(options, "event"):
+        return None
+    older = options.older_than
+    where = LetterFilter(
+        event=options.event,
+        reason=options.reason,
+        older_than=None if older is None else parse_duration(older),
+    )
+    return None if where.selects_all else where
+
+
+class Progress:
+    """A one-line count of replayed letters, redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def step(self, letter: DeadLetter) -> None:
+        """Count one more letter done and redraw the line."""
+        self.count += 1
+        self.stream.write(f"\rreplaying: {self.count} letter(s) done")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """End the progress line."""
+        if self.count:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 COLUMNS = ("ID", "EVENT", "REASON", "ATTEMPTS", "LAST FAILURE", "HANDLERS")

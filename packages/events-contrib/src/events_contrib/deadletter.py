@@ -21,11 +21,11 @@ import builtins
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from celery import Celery
 from kombu import Exchange, Queue
@@ -174,6 +174,13 @@ class ReplayResult:
     """Why each skipped letter was skipped, by id."""
 
 
+class Selects(Protocol):
+    """Picks dead letters (`events_contrib.letterfilter.LetterFilter` is one)."""
+
+    def matches(self, letter: DeadLetter, now: float | None = None) -> bool:
+        """Whether `letter` is selected (`now` in seconds since 1970)."""
+
+
 @dataclass(frozen=True)
 class Page:
     """The oldest letters of the queue and its length, read together."""
@@ -259,7 +266,31 @@ class DeadLetterQueue:
                     return letter
         raise DeadLetterNotFoundError(letter_id, self.name)
 
-    def replay(self, ids: Iterable[str] | None = None, queue: str | None = None) -> ReplayResult:
+    def matching(self, where: Selects, limit: int | None = None) -> Page:
+        """The oldest `limit` letters `where` selects, and how many it selects in all.
+
+        Every letter is read to count the matches; none is consumed.
+        """
+        found: builtins.list[DeadLetter] = []
+        total = 0
+        now = time.time()
+        with self._shelf() as shelf:
+            for stored in shelf.scan():
+                letter = _letter_of(stored.message, self.name)
+                if where.matches(letter, now):
+                    total += 1
+                    if limit is None or len(found) < limit:
+                        found.append(letter)
+        return Page(found, total)
+
+    def replay(
+        self,
+        ids: Iterable[str] | None = None,
+        queue: str | None = None,
+        *,
+        where: Selects | None = None,
+        progress: Callable[[DeadLetter], None] | None = None,
+    ) -> ReplayResult:
         """Publish dead letters again, then remove them from the queue.
 
         Each letter's stored envelope is verified with this app's keys first, so a letter a
@@ -271,6 +302,8 @@ class DeadLetterQueue:
         Args:
             ids: the letters to replay; None replays every replayable letter.
             queue: where to publish instead of each letter's original queue.
+            where: replay only the letters this selects (with `ids`: only those of them).
+            progress: called with each letter once it was replayed or skipped.
 
         Raises:
             DeadLetterNotFoundError: an id is not in the queue (nothing was replayed).
@@ -279,6 +312,7 @@ class DeadLetterQueue:
         wanted = None if ids is None else builtins.list(dict.fromkeys(ids))
         result = ReplayResult()
         runtime = runtime_of(self.app)
+        now = time.time()
         with self._shelf() as shelf:
             if wanted is not None:
                 self._check_present(shelf, wanted)
@@ -286,6 +320,8 @@ class DeadLetterQueue:
             for stored in shelf.scan():
                 letter = _letter_of(stored.message, self.name)
                 if left is not None and letter.id not in left:
+                    continue
+                if where is not None and not where.matches(letter, now):
                     continue
                 problem = _unreplayable(letter, runtime.settings.keyring)
                 if problem:
@@ -305,6 +341,8 @@ class DeadLetterQueue:
                         target,
                     )
                     result.replayed.append(letter.id)
+                if progress is not None:
+                    progress(letter)
                 if left is not None:
                     left.discard(letter.id)
                     if not left:
@@ -328,10 +366,17 @@ class DeadLetterQueue:
                     return letter
         raise DeadLetterNotFoundError(letter_id, self.name)
 
-    def purge(self) -> int:
-        """Delete every dead letter; return how many there were."""
+    def purge(self, where: Selects | None = None) -> int:
+        """Delete every dead letter, or those `where` selects; return how many were deleted."""
         with self._shelf() as shelf:
-            return shelf.purge()
+            if where is None:
+                return shelf.purge()
+            now = time.time()
+            deleted = 0
+            for stored in shelf.scan():
+                if where.matches(_letter_of(stored.message, self.name), now) and stored.take():
+                    deleted += 1
+            return deleted
 
     def _check_present(self, shelf: Shelf, wanted: builtins.list[str]) -> None:
         left = set(wanted)
