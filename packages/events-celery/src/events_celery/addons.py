@@ -56,6 +56,9 @@ __all__ = [
     "Rejection",
 ]
 
+MAX_RAW_BYTES = 64 * 1024
+"""Most bytes of a refused message's body that a `Rejection` keeps."""
+
 ADDONS_GROUP = "events_celery.addons"
 """Entry-point group where add-ons register, so that `install` finds them."""
 
@@ -120,17 +123,33 @@ class Failure:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A message refused before any handler ran, as `on_rejection` sees it."""
+    """A message refused before any handler ran, as `on_rejection` sees it.
+
+    A message the worker's main process refuses (before the pool) has no task request:
+    `delivery_id` then names it, and `raw` keeps its bytes (capped) when it could not be
+    read as an envelope.
+    """
 
     task: Task
     message: object
     error: EnvelopeError
     queue: str
+    raw: bytes | None = None
+    """The message body as received, at most `MAX_RAW_BYTES`; None when `message` is it."""
+    delivery_id: str = ""
+    """The broker message's task id, when the refusal came before any task request."""
+    deliveries: int = 1
+    """How many times the message was delivered, this time included."""
 
     @property
     def reason(self) -> Reason:
         """Why the message was refused."""
         return self.error.reason
+
+    @property
+    def id(self) -> str:
+        """The refused message's task id, for the log ("" when it had none)."""
+        return self.delivery_id or str(getattr(self.task.request, "id", None) or "")
 
 
 class Addon:
@@ -151,6 +170,14 @@ class Addon:
         Raises:
             ConfigurationError: a setting that does not fit with the others.
         """
+
+    def queues(self) -> Sequence[str]:
+        """Queues this add-on sends emissions to, beside `events_default_queue`.
+
+        A worker's main process guards every queue of events: it refuses what is not a
+        well-formed `events.execute` message there before the pool sees it.
+        """
+        return ()
 
     def before_publish(self, outgoing: Outgoing) -> None:
         """Change where or with what bookkeeping an emission is published."""
@@ -203,6 +230,10 @@ class AddonChain:
     def names(self) -> tuple[str, ...]:
         """The add-ons' names, in order."""
         return tuple(addon_name(addon) for addon in self.addons)
+
+    def queues(self) -> frozenset[str]:
+        """Every queue the add-ons send emissions to (the default queue aside)."""
+        return frozenset(queue for addon in self.addons for queue in addon.queues())
 
     @property
     def publishes_plainly(self) -> bool:

@@ -6,6 +6,8 @@ events-contrib installed is enough.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 
 from events_celery.addons import Addon, Failure, Outcome, Outgoing, Rejection
@@ -37,6 +39,12 @@ class ContribAddon(Addon):
         _check_queues(runtime.app, settings)
         self.router = settings.router
         self.policy = ContribFailurePolicy(runtime, settings)
+
+    def queues(self) -> Sequence[str]:
+        """The queues the routes name, so workers guard them as queues of events."""
+        if self.router is None:
+            return ()
+        return (*self.router.routes.values(), self.router.default)
 
     def before_publish(self, outgoing: Outgoing) -> None:
         """Pick the routed queue, unless the emitter was given one."""
