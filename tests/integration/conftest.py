@@ -70,10 +70,11 @@ def worker_factory(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[...,
         concurrency: int = 1,
         ready: bool = True,
         env: dict[str, str] | None = None,
+        pool: str | None = None,
     ) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         worker = start_worker(
-            broker_url, queues, conf, recorder.key, log_path, concurrency, extra_env=env
+            broker_url, queues, conf, recorder.key, log_path, concurrency, extra_env=env, pool=pool
         )
         started.append(worker)
         if ready:

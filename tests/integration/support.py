@@ -193,8 +193,9 @@ def start_worker(
     concurrency: int = 1,
     app_module: str = "tests.integration.worker_app",
     extra_env: dict[str, str] | None = None,
+    pool: str | None = None,
 ) -> WorkerProcess:
-    """Start a worker consuming `queues` with the given settings."""
+    """Start a worker consuming `queues` with the given settings (and pool, if given)."""
     env = worker_env(broker_url, conf, record_key)
     env.update(extra_env or {})
     command = [
@@ -202,6 +203,8 @@ def start_worker(
         "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
+    if pool is not None:
+        command += ["-P", pool]
     log = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
