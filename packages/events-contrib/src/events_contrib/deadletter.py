@@ -40,8 +40,11 @@ from events_contrib.settings import DEAD_LETTER_SUFFIX, ContribSettings
 
 logger = logging.getLogger(__name__)
 
-REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED})
-"""Reasons whose dead letters `replay` publishes again; refused messages are never replayed."""
+REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED, Reason.WORKER_LOST})
+"""Reasons whose dead letters `replay` publishes again; refused messages are never replayed.
+
+A `worker_lost` letter is replayed with its whole handler list and a fresh delivery count:
+replay it once the handler that killed its process is fixed."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class DeadLetter:
         id: this record's id.
         emission_id: the emission's id ("" when the message was too malformed to have one).
         event: the event's name ("" when unknown).
-        reason: `failed`, `unregistered`, or why the message was refused: `signature`,
-            `malformed`, `undecodable`.
+        reason: `failed`, `unregistered`, `worker_lost`, or why the message was refused:
+            `signature`, `malformed`, `undecodable`, `too_large`, `too_deep`, `foreign`.
         queue: the queue the emission came from.
         attempts: deliveries made, the last one included.
         first_failure: when the emission first failed (aware UTC).
