@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from kombu.message import Message
 
-from events_celery.deliveries import DELIVERIES_HEADER, deliveries, redelivered
+from events_celery.deliveries import DELIVERIES_HEADER, deliveries, not_started, redelivered
 
 
 def message(headers: dict[str, Any], redelivered: bool) -> Message:
@@ -30,3 +30,19 @@ def test_deliveries_count_the_header_and_one_more_when_redelivered(
 
     assert redelivered(found) is again
     assert deliveries(found) == expected
+
+
+@pytest.mark.parametrize(
+    ("eta", "expected"),
+    [
+        ("2030-01-01T00:00:00+00:00", True),
+        ("2030-01-01T00:00:00", True),
+        ("2020-01-01T00:00:00+00:00", False),
+        ("not a date", False),
+        (None, False),
+    ],
+)
+def test_a_message_due_in_the_future_never_started(eta: str | None, expected: bool) -> None:
+    found = message({"eta": eta}, True)
+
+    assert not_started(found, now=1767225600.0) is expected  # 2026-01-01

@@ -17,7 +17,7 @@ from typing import Any
 from celery import bootsteps
 
 from events_celery.addons import MAX_RAW_BYTES, Rejection
-from events_celery.deliveries import deliveries, redelivered, republish
+from events_celery.deliveries import deliveries, not_started, redelivered, republish
 from events_celery.errors import DecodeError, DeliveryLimitError, EnvelopeError, PublishError
 from events_celery.guard import MessageGuard, message_queue, raw_body
 from events_celery.redisread import SCHEMES, TRANSPORT, Channel
@@ -81,7 +81,7 @@ def guarded(consumer: Any, on_message: OnMessage) -> OnMessage:
         except Exception:  # a fault of the guard itself must not stop consuming
             logger.exception("events guard failed on a message; left to Celery")
             return on_message(message)
-        if envelope is None or not redelivered(message):
+        if envelope is None or not redelivered(message) or not_started(message):
             return on_message(message)
         count = deliveries(message)
         if count > limit:
@@ -138,11 +138,9 @@ def _refuse(
     message.reject_log_error(logger, errors, requeue=False)
 
 
-def _set_aside(runtime: EventsRuntime, queue: str, raw: bytes) -> None:
+def _set_aside(runtime: EventsRuntime, queue: str, raw: bytes) -> bool:
     error = DecodeError(f"an item of {len(raw)} bytes on the Redis list is not a kombu message")
-    rejection = Rejection(runtime.task, None, error, queue, raw=raw[:MAX_RAW_BYTES])
-    if not _offer(runtime, rejection):
-        logger.error("unreadable item on %s could not be dead-lettered; dropped", queue)
+    return _offer(runtime, Rejection(runtime.task, None, error, queue, raw=raw[:MAX_RAW_BYTES]))
 
 
 def _offer(runtime: EventsRuntime, rejection: Rejection) -> bool:

@@ -9,6 +9,8 @@ killing its process stops blocking the head of the queue.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from celery import Celery
@@ -24,6 +26,25 @@ _DROPPED_HEADERS = frozenset({"redelivered", DELIVERIES_HEADER})
 def redelivered(message: Any) -> bool:
     """Whether the broker marks the message as delivered before."""
     return bool((message.delivery_info or {}).get("redelivered"))
+
+
+def not_started(message: Any, now: float | None = None) -> bool:
+    """Whether a redelivered message surely never ran: its `eta` is still in the future.
+
+    A worker holds a message with an ETA (a retry's countdown) unacknowledged until it is
+    due; when that worker stops, the message comes back redelivered without having run.
+    """
+    headers = message.headers if isinstance(message.headers, dict) else {}
+    eta = headers.get("eta")
+    if not isinstance(eta, str):
+        return False
+    try:
+        due = datetime.fromisoformat(eta)
+    except ValueError:
+        return False
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=timezone.utc)
+    return due.timestamp() > (time.time() if now is None else now)
 
 
 def deliveries(message: Any) -> int:

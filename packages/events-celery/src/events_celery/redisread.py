@@ -26,8 +26,9 @@ TRANSPORT = "events_celery.redisread:Transport"
 SCHEMES = frozenset({"redis", "rediss"})
 """Broker URL schemes this transport reads."""
 
-Garbage = Callable[[str, bytes], None]
-"""Called with the queue and the raw bytes of an item that is not a kombu message."""
+Garbage = Callable[[str, bytes], bool]
+"""Called with the queue and the raw bytes of an item that is not a kombu message; returns
+False when the item could not be set aside (it then goes back to the far end of its list)."""
 
 
 class Channel(kombu_redis.Channel):  # type: ignore[misc]  # kombu has no type hints
@@ -52,7 +53,10 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]  # kombu has no type h
             if payload is not None:
                 self.connection.deliver(payload, dest)
             elif self.on_garbage is not None:
-                self.on_garbage(dest, item if isinstance(item, bytes) else str(item).encode())
+                raw = item if isinstance(item, bytes) else str(item).encode()
+                if not self.on_garbage(dest, raw):
+                    with self.conn_or_acquire() as client:
+                        client.lpush(dest, raw)  # the far end: read again after the others
             return True
         finally:
             self._in_poll = None
