@@ -205,6 +205,7 @@ def test_a_poison_message_is_dead_lettered_and_the_worker_goes_on(
         assert letter.envelope.get("raw")
 
 
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
 def test_a_handler_past_its_time_limit_is_retried_then_dead_lettered(
     broker_url: str,
     queue: str,
@@ -212,10 +213,11 @@ def test_a_handler_past_its_time_limit_is_retried_then_dead_lettered(
     app: Celery,
     recorder: Recorder,
     worker_factory: Callable[..., WorkerProcess],
+    pool: str,
 ) -> None:
     conf = {**conf, "events_handler_time_limit": 1.0}
     retry = {"ITEST_RETRY": json.dumps({"max_attempts": 2, "initial": 0.2, "factor": 1.0})}
-    worker = worker_factory(broker_url, [queue], conf, env=retry)
+    worker = worker_factory(broker_url, [queue], conf, env=retry, pool=pool)
     token = uuid.uuid4().hex
 
     CeleryEventEmitter(make_app(broker_url, conf)).emit("itest.sleepy", token, 5.0)
