@@ -19,6 +19,7 @@ from events_celery.addons import (
 )
 from events_celery.body import Body, Meta
 from events_celery.bootstrap import runtime_of
+from events_celery.errors import MalformedEnvelopeError
 from events_celery.reasons import Reason
 from events_core import EventLinker
 from events_core.emission import EventEmission, new_emission_id
@@ -246,3 +247,25 @@ def test_an_add_on_switched_off_by_its_settings_hooks_nothing() -> None:
 
     assert calls == ["fine:7"]
     assert "off" in runtime_of(app).addons.names
+
+
+def test_a_rejection_made_before_the_pool_names_its_message_and_keeps_its_bytes() -> None:
+    app = eager_app()
+    error = MalformedEnvelopeError("the message has no valid task id (header 'id')")
+
+    rejection = Rejection(
+        runtime_of(app).task, None, error, "events", raw=b"\x00\x01", delivery_id="abc"
+    )
+
+    assert (rejection.id, rejection.raw, rejection.deliveries) == ("abc", b"\x00\x01", 1)
+    assert rejection.reason == Reason.MALFORMED
+
+
+def test_the_chain_lists_the_queues_its_add_ons_route_to() -> None:
+    class Routes(Addon):
+        name = "routes"
+
+        def destinations(self) -> frozenset[str]:
+            return frozenset({"orders", "emails"})
+
+    assert AddonChain([Quiet(), Routes()]).destinations() == {"orders", "emails"}

@@ -291,3 +291,39 @@ def test_a_refused_install_argument_leaves_the_app_conf_untouched(app: Celery) -
 
     assert app.conf.get("events_serializer") is None
     assert install(app).settings.serializer == "json"
+
+
+def test_the_worker_safety_settings_have_their_documented_defaults() -> None:
+    settings = EventsSettings.from_conf({})
+
+    assert settings.value("events_max_deliveries") == 3
+    assert settings.value("events_handler_time_limit") == 300.0
+    assert settings.value("events_max_message_bytes") == 1048576
+    assert settings.value("events_accept_tasks") == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("events_max_deliveries", 0),
+        ("events_max_deliveries", True),
+        ("events_max_deliveries", "3"),
+        ("events_handler_time_limit", 0),
+        ("events_handler_time_limit", float("inf")),
+        ("events_handler_time_limit", "300"),
+        ("events_max_message_bytes", 10),
+        ("events_accept_tasks", [""]),
+        ("events_accept_tasks", 3),
+    ],
+)
+def test_a_worker_safety_setting_of_the_wrong_shape_is_refused_naming_it(
+    name: str, value: Any
+) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        EventsSettings.from_conf({name: value})
+
+
+def test_accept_tasks_takes_one_name_or_a_list() -> None:
+    assert EventsSettings.from_conf({"events_accept_tasks": "celery.*"}).value(
+        "events_accept_tasks"
+    ) == ("celery.*",)

@@ -90,8 +90,19 @@ def test_a_message_refused_as_unregistered_is_replayed_with_its_own_handler_list
     assert frame["meta"]["attempt"] == 1
 
 
-@pytest.mark.parametrize("reason", ["malformed", "undecodable"])
-def test_malformed_and_undecodable_messages_are_never_replayable(reason: str) -> None:
+def test_an_emission_that_kept_killing_its_worker_is_replayed_with_its_handler_list() -> None:
+    lost = letter("worker_lost", (), None)
+
+    frame = read_frame(replay_envelope(lost, KEYRING).body)
+
+    assert lost.replayable
+    assert frame["meta"]["attempt"] == 1
+
+
+@pytest.mark.parametrize(
+    "reason", ["malformed", "undecodable", "too_large", "too_deep", "foreign"]
+)
+def test_refused_messages_are_never_replayable(reason: str) -> None:
     assert not letter(reason, (), None).replayable
     assert "never replayed" in _unreplayable(letter(reason, (), None), KEYRING)
 

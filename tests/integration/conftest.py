@@ -72,6 +72,7 @@ def worker_factory(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[...,
         ready: bool = True,
         env: dict[str, str] | None = None,
         app_module: str = "tests.integration.worker_app",
+        pool: str | None = None,
     ) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         worker = start_worker(
@@ -83,6 +84,7 @@ def worker_factory(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[...,
             concurrency,
             app_module=app_module,
             extra_env=env,
+            pool=pool,
         )
         started.append(worker)
         if ready:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import redis
 
+from events_celery import time_limit
 from events_contrib import Backoff, retry
 from events_core import EventLinker
 
@@ -259,3 +260,36 @@ def reject_order(order_id: int, *, card: str) -> None:
     """Always refuses the order; its message names the order, never the card."""
     record("reject_order", order_id=order_id)
     raise ValueError(f"order {order_id} is invalid")
+
+
+@EventLinker.on("itest.crash")
+def crash(token: str) -> None:
+    """Kills its own process, as a segfault or the OOM killer would."""
+    record("crash", token=token)
+    os._exit(1)
+
+
+@EventLinker.on("itest.sleepy")
+def sleepy(token: str, seconds: float) -> None:
+    """Sleeps; past events_handler_time_limit it fails with HandlerTimeoutError."""
+    record("sleepy", token=token)
+    time.sleep(seconds)
+    record("sleepy_done", token=token)
+
+
+@EventLinker.on("itest.brief")
+@time_limit(0.5)
+async def brief(token: str, seconds: float) -> None:
+    """An async handler with its own time limit of half a second."""
+    record("brief", token=token)
+    await asyncio.sleep(seconds)
+    record("brief_done", token=token)
+
+
+@EventLinker.on("itest.hangs_once")
+def hangs_once(token: str) -> None:
+    """Hangs on its first call only (past Celery's task_time_limit), then returns."""
+    calls = _calls(f"hangs_once:{token}")
+    record("hangs_once", token=token, call=calls)
+    if calls == 1:
+        time.sleep(60)

@@ -193,8 +193,10 @@ def start_worker(
     concurrency: int = 1,
     app_module: str = "tests.integration.worker_app",
     extra_env: dict[str, str] | None = None,
+    pool: str | None = None,
 ) -> WorkerProcess:
-    """Start a worker consuming `queues` (no `-Q` when empty) with the given settings."""
+    """Start a worker consuming `queues` (no `-Q` when empty) with the given settings (and
+    pool, if given)."""
     env = worker_env(broker_url, conf, record_key)
     env.update(extra_env or {})
     command = [
@@ -204,6 +206,8 @@ def start_worker(
     ]  # fmt: skip
     if queues:
         command += ["-Q", ",".join(queues)]
+    if pool is not None:
+        command += ["-P", pool]
     log = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

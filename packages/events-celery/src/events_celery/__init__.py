@@ -17,21 +17,28 @@ from events_celery.envelope import Envelope
 from events_celery.errors import (
     ConfigurationError,
     DecodeError,
+    DeliveryLimitError,
     EmissionFailedError,
     EncodeError,
     EnvelopeError,
+    ForeignMessageError,
+    HandlerTimeoutError,
     MalformedEnvelopeError,
     PublishError,
     SignatureError,
+    TooDeepError,
+    TooLargeError,
     UnknownCodecError,
     UnregisteredError,
 )
+from events_celery.timelimit import time_limit
 
 __all__ = [
     # bootstrap and emitting
     "install",
     "CeleryEventEmitter",
     "Envelope",
+    "time_limit",
     # errors
     "ConfigurationError",
     "PublishError",
@@ -42,6 +49,11 @@ __all__ = [
     "SignatureError",
     "DecodeError",
     "UnregisteredError",
+    "TooLargeError",
+    "TooDeepError",
+    "ForeignMessageError",
+    "DeliveryLimitError",
+    "HandlerTimeoutError",
     "EmissionFailedError",
     "__version__",
 ]

@@ -60,6 +60,9 @@ __all__ = [
     "Rejection",
 ]
 
+MAX_RAW_BYTES = 64 * 1024
+"""Most bytes of a refused message's body that a `Rejection` keeps."""
+
 ADDONS_GROUP = "events_celery.addons"
 """Entry-point group where add-ons register, so that `install` finds them."""
 
@@ -136,17 +139,33 @@ class Failure:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A message refused before any handler ran, as `on_rejection` sees it."""
+    """A message refused before any handler ran, as `on_rejection` sees it.
+
+    A message the worker's main process refuses (before the pool) has no task request:
+    `delivery_id` then names it, and `raw` keeps its bytes (capped) when it could not be
+    read as an envelope.
+    """
 
     task: Task
     message: object
     error: EnvelopeError
     queue: str
+    raw: bytes | None = None
+    """The message body as received, at most `MAX_RAW_BYTES`; None when `message` is it."""
+    delivery_id: str = ""
+    """The broker message's task id, when the refusal came before any task request."""
+    deliveries: int = 1
+    """How many times the message was delivered, this time included."""
 
     @property
     def reason(self) -> Reason:
         """Why the message was refused."""
         return self.error.reason
+
+    @property
+    def id(self) -> str:
+        """The refused message's task id, for the log ("" when it had none)."""
+        return self.delivery_id or str(getattr(self.task.request, "id", None) or "")
 
 
 class Addon:

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from celery import Celery
 
 from events_celery.addons import ADDONS_GROUP, Addon, AddonChain, addon_name
+from events_celery.consumer import GuardStep
 from events_celery.errors import ConfigurationError
 from events_celery.publisher import Publisher
 from events_celery.queues import route_and_declare
@@ -81,6 +82,7 @@ def install(
         apply_publish_defaults(app, settings)
         if runtime is None:
             task = register_task(app)
+            app.steps["consumer"].add(GuardStep)
             runtime = EventsRuntime(app, settings, task, Publisher(app, settings, task))
             setattr(app, RUNTIME_ATTRIBUTE, runtime)
         else:

@@ -99,6 +99,42 @@ class UnregisteredError(EnvelopeError):
     reason = Reason.UNREGISTERED
 
 
+class TooLargeError(EnvelopeError):
+    """Raised when a message is larger than `events_max_message_bytes`."""
+
+    reason = Reason.TOO_LARGE
+
+
+class TooDeepError(EnvelopeError):
+    """Raised when a message nests deeper than a worker accepts."""
+
+    reason = Reason.TOO_DEEP
+
+
+class ForeignMessageError(EnvelopeError):
+    """Raised when a message on a queue of events is not an `events.execute` message."""
+
+    reason = Reason.FOREIGN
+
+
+class DeliveryLimitError(EnvelopeError):
+    """Raised when an emission was delivered `events_max_deliveries` times without finishing."""
+
+    reason = Reason.WORKER_LOST
+
+
+class HandlerTimeoutError(EventsError, TimeoutError):
+    """Raised inside a handler that ran past its time limit; it fails like any handler."""
+
+    def __init__(self, handler: str, seconds: float) -> None:
+        super().__init__(f"handler {handler} ran past its time limit of {seconds:g} s")
+        self.handler = handler
+        self.seconds = seconds
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.handler, self.seconds))
+
+
 class EmissionFailedError(EventsError):
     """Raised by the worker's task when handlers failed and no retry or dead letter took them."""
 

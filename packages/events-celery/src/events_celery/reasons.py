@@ -22,5 +22,13 @@ class Reason(str, Enum):
     """A linker or handler the worker has not registered for the event."""
     FAILED = "failed"
     """Handlers raised and are out of attempts."""
+    WORKER_LOST = "worker_lost"
+    """Delivered `events_max_deliveries` times without finishing (its process died)."""
+    TOO_LARGE = "too_large"
+    """The message is larger than `events_max_message_bytes`."""
+    TOO_DEEP = "too_deep"
+    """The message nests deeper than a worker accepts."""
+    FOREIGN = "foreign"
+    """Not an `events.execute` message, on a queue of events."""
 
     __str__ = str.__str__

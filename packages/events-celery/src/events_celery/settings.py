@@ -9,6 +9,7 @@ app.conf.events_default_queue = "events"
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -89,6 +90,47 @@ def _publish_timeout(value: Any) -> float:
     return float(value)
 
 
+DEFAULT_MAX_DELIVERIES = 3
+"""Deliveries of one emission before it is dead-lettered with reason `worker_lost`."""
+
+DEFAULT_HANDLER_TIME_LIMIT = 300.0
+"""Seconds a handler may run before it fails with `HandlerTimeoutError`."""
+
+
+def _positive_int(name: str, minimum: int = 1) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigurationError(name, f"expected an int of at least {minimum}, got {value!r}")
+        return value
+
+    return check
+
+
+def _seconds(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            "events_handler_time_limit", f"expected a positive number of seconds, got {value!r}"
+        )
+    return float(value)
+
+
+def _task_patterns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise ConfigurationError(
+            "events_accept_tasks", f"expected a list of task names or globs, got {value!r}"
+        )
+    return tuple(value)
+
+
 CORE_OPTIONS: tuple[Option, ...] = (
     Option(
         "events_signing_key",
@@ -130,6 +172,27 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "Seconds one publish try waits for the broker: the write and the confirm on RabbitMQ, "
         "the socket and connect time-outs on Redis (default 5).",
         _publish_timeout,
+    ),
+    Option(
+        "events_max_deliveries",
+        DEFAULT_MAX_DELIVERIES,
+        "Deliveries of one emission (counted across worker deaths) before it is "
+        "dead-lettered with reason worker_lost instead of running again.",
+        _positive_int("events_max_deliveries"),
+    ),
+    Option(
+        "events_handler_time_limit",
+        DEFAULT_HANDLER_TIME_LIMIT,
+        "Seconds a handler may run before it fails with HandlerTimeoutError (retried, then "
+        "dead-lettered); a handler's own `time_limit` option wins.",
+        _seconds,
+    ),
+    Option(
+        "events_accept_tasks",
+        (),
+        "Names or globs of other tasks (Celery's own `celery.*` ones included) that a worker "
+        "runs from a queue of events; any other task there is refused as foreign.",
+        _task_patterns,
     ),
 )
 """The `events_*` settings events-celery itself reads; add-ons declare their own."""

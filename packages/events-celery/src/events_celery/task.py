@@ -29,6 +29,7 @@ from events_celery.errors import (
 from events_celery.failures import failed_error, log_failures
 from events_celery.publisher import TASK_NAME
 from events_celery.runtime import attached_runtime
+from events_celery.timelimit import limited
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
 from events_core.events import class_path
@@ -67,6 +68,11 @@ def register_task(app: Celery) -> Any:
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
+        # A child killed by the hard time limit is requeued (and counted as a delivery),
+        # never acknowledged into nothing; failures are acknowledged as before.
+        acks_on_timeout=False,
+        acks_on_failure=True,
+        acks_on_failure_or_timeout=False,
         max_retries=None,
         serializer="json",
         typing=False,
@@ -82,7 +88,9 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         envelope.verify(runtime.settings.keyring)
         if not runtime.settings.accepts(envelope.codec):
             raise DecodeError(f"the {envelope.codec} codec is not enabled on this worker")
-        body, emission, unregistered = _decode(envelope)
+        body, emission, unregistered = _decode(
+            envelope, runtime.settings.value("events_handler_time_limit")
+        )
     except EnvelopeError as exc:
         _reject(task, message, exc, queue)
     addons = runtime.addons
@@ -120,7 +128,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     raise error from error.__cause__
 
 
-def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
+def _decode(envelope: Envelope, time_limit: float) -> tuple[Body, EventEmission, tuple[str, ...]]:
     linker_path = read_frame(envelope.body)["linker"]
     linker = find_linker(linker_path)
     if linker is None:
@@ -143,7 +151,7 @@ def _decode(envelope: Envelope) -> tuple[Body, EventEmission, tuple[str, ...]]:
         envelope.event,
         body.args,
         body.kwargs,
-        selected,
+        limited(selected, time_limit),
         id=envelope.id,
         timestamp=body.timestamp,
         attempt=body.meta.attempt,

@@ -44,10 +44,12 @@ from events_contrib.settings import DEAD_LETTER_SUFFIX, ContribSettings
 
 logger = logging.getLogger(__name__)
 
-REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED, Reason.SIGNATURE})
+REPLAYABLE = frozenset({Reason.FAILED, Reason.UNREGISTERED, Reason.SIGNATURE, Reason.WORKER_LOST})
 """Reasons whose dead letters `replay` publishes again once they verify with the replaying app's
 keys (a `signature` letter refused by a worker with the wrong key, for one); malformed and
-undecodable messages are never replayed."""
+undecodable messages are never replayed. A `worker_lost` letter is replayed with its whole
+handler list and a fresh delivery count: replay it once the handler that killed its process is
+fixed."""
 
 LOCK_TIMEOUT = 60.0
 """Seconds a reader waits for other readers of the queue on RabbitMQ before giving up."""
@@ -72,8 +74,8 @@ class DeadLetter:
         id: this record's id.
         emission_id: the emission's id ("" when the message was too malformed to have one).
         event: the event's name ("" when unknown).
-        reason: `failed`, `unregistered`, or why the message was refused: `signature`,
-            `malformed`, `undecodable`.
+        reason: `failed`, `unregistered`, `worker_lost`, or why the message was refused:
+            `signature`, `malformed`, `undecodable`, `too_large`, `too_deep`, `foreign`.
         queue: the queue the emission came from.
         attempts: deliveries made, the last one included.
         first_failure: when the emission first failed (aware UTC).

@@ -7,11 +7,13 @@ came from, with a countdown from the backoff; handlers that succeeded never run 
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 import traceback
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from events_celery.addons import Failure, Outcome, Rejection
 from events_celery.body import Body, Meta
@@ -107,7 +109,12 @@ class ContribFailurePolicy:
         if queue is None:
             return False
         message = rejection.message
-        envelope = message if isinstance(message, dict) else {"raw": repr(message)[:2000]}
+        if isinstance(message, dict):
+            envelope: dict[str, Any] = message
+        elif rejection.raw is not None:
+            envelope = {"raw": base64.b64encode(rejection.raw).decode("ascii")}
+        else:
+            envelope = {"raw": repr(message)[:2000]}
         emission_id = envelope.get("id") if isinstance(envelope.get("id"), str) else ""
         event = envelope.get("event") if isinstance(envelope.get("event"), str) else ""
         queue.add(
@@ -116,7 +123,7 @@ class ContribFailurePolicy:
                 event=str(event)[:1024],
                 reason=rejection.error.reason,
                 queue=rejection.queue,
-                attempts=1,
+                attempts=rejection.deliveries,
                 first_failure=None,
                 envelope=envelope,
                 detail=str(rejection.error),
@@ -124,7 +131,7 @@ class ContribFailurePolicy:
         )
         logger.warning(
             "message %s refused (%s) and dead-lettered to %s; not executed",
-            rejection.task.request.id,
+            rejection.id or "(no id)",
             rejection.error.reason,
             queue.name,
         )
