@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from celery import Celery, states
 
-from events_celery import CeleryEventEmitter, install
+from events_celery import CeleryEventEmitter, Envelope, install
 from events_celery.addons import (
     Addon,
     AddonChain,
@@ -130,6 +130,21 @@ def eager_app(*addons: Addon) -> Celery:
     return app
 
 
+def broken_envelope(app: Celery) -> Envelope:
+    """The sealed envelope of an emission whose one handler, `broken`, raises."""
+    body = Body(
+        kind="name",
+        linker=Shop.path(),
+        handlers=(f"{__name__}:broken",),
+        timestamp=1718000000.0,
+        headers={},
+        meta=Meta(queue="events"),
+        args=(1,),
+        kwargs={},
+    )
+    return runtime_of(app).publisher.seal(new_emission_id(), "order.broken", body)
+
+
 def test_the_task_calls_the_hooks_around_a_successful_emission() -> None:
     app = eager_app(Spy("a"), Spy("b"))
 
@@ -152,17 +167,7 @@ def test_the_task_calls_the_hooks_around_a_successful_emission() -> None:
 )
 def test_the_outcome_an_add_on_picks_decides_the_task_state(outcome: Outcome, state: str) -> None:
     app = eager_app(Spy("a"), Spy("b", takes=outcome), Spy("c"))
-    body = Body(
-        kind="name",
-        linker=Shop.path(),
-        handlers=(f"{__name__}:broken",),
-        timestamp=1718000000.0,
-        headers={},
-        meta=Meta(queue="events"),
-        args=(1,),
-        kwargs={},
-    )
-    envelope = runtime_of(app).publisher.seal(new_emission_id(), "order.broken", body)
+    envelope = broken_envelope(app)
 
     result = app.tasks["events.execute"].apply(args=(envelope.to_message(),))
 
@@ -205,17 +210,7 @@ class Off(Spy):
 
 def test_every_add_on_is_told_the_outcome_after_the_first_one_took_the_failure() -> None:
     app = eager_app(Spy("a", takes=Outcome.DEAD_LETTERED), Watcher())
-    body = Body(
-        kind="name",
-        linker=Shop.path(),
-        handlers=(f"{__name__}:broken",),
-        timestamp=1718000000.0,
-        headers={},
-        meta=Meta(queue="events"),
-        args=(1,),
-        kwargs={},
-    )
-    envelope = runtime_of(app).publisher.seal(new_emission_id(), "order.broken", body)
+    envelope = broken_envelope(app)
 
     app.tasks["events.execute"].apply(args=(envelope.to_message(),))
 

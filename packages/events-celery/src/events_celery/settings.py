@@ -106,17 +106,24 @@ def _positive_int(name: str, minimum: int = 1) -> Callable[[Any], int]:
     return check
 
 
-def _seconds(value: Any) -> float:
+def positive_seconds(setting: str, value: Any) -> float:
+    """`value` as a finite, positive number of seconds.
+
+    Raises:
+        ConfigurationError: anything else, naming `setting`.
+    """
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ConfigurationError(
-            "events_handler_time_limit", f"expected a positive number of seconds, got {value!r}"
-        )
+        raise ConfigurationError(setting, f"expected a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _seconds(value: Any) -> float:
+    return positive_seconds("events_handler_time_limit", value)
 
 
 def _task_patterns(value: Any) -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import signal
 import threading
 import time
@@ -27,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from events_celery.errors import ConfigurationError, HandlerTimeoutError
+from events_celery.settings import positive_seconds
 from events_core.handler import OPTIONS_ATTRIBUTE, EventHandler
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -151,13 +151,4 @@ def _alarm(ref: str, seconds: float) -> Iterator[None]:
 
 
 def _seconds(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(
-            "time_limit", f"expected a positive number of seconds, got {value!r}"
-        )
-    return float(value)
+    return positive_seconds("time_limit", value)
