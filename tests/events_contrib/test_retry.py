@@ -197,7 +197,7 @@ def test_the_decorator_validates_its_arguments_at_once() -> None:
 
 
 def test_the_decorator_refuses_what_cannot_hold_options() -> None:
-    with pytest.raises(ConfigurationError, match="cannot store a retry policy"):
+    with pytest.raises(ConfigurationError, match="retry: cannot store an option"):
         retry()(len)
 
 

@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from events_celery.errors import ConfigurationError, HandlerTimeoutError
+from events_celery.errors import HandlerTimeoutError
 from events_celery.settings import positive_seconds
-from events_core.handler import OPTIONS_ATTRIBUTE, EventHandler
+from events_core.handler import EventHandler, store_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,15 +47,7 @@ def time_limit(seconds: float) -> Callable[[F], F]:
     checked = _seconds(seconds)
 
     def decorator(func: F) -> F:
-        # Copy on write: functools.wraps shares a wrapped function's __dict__ values.
-        options = dict(getattr(func, OPTIONS_ATTRIBUTE, None) or {})
-        options[TIME_LIMIT_OPTION] = checked
-        try:
-            setattr(func, OPTIONS_ATTRIBUTE, options)
-        except (AttributeError, TypeError) as exc:
-            raise ConfigurationError(
-                "time_limit", f"cannot store a time limit on {func!r}: decorate a function"
-            ) from exc
+        store_option(func, TIME_LIMIT_OPTION, checked, decorator="time_limit")
         return func
 
     return decorator

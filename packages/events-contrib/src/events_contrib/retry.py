@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from events_contrib.backoff import Backoff, compute_backoff
 from events_contrib.errors import ConfigurationError
 from events_core.events import class_path
-from events_core.handler import OPTIONS_ATTRIBUTE
+from events_core.handler import store_option
 
 __all__ = ["RETRY_OPTION", "RetryPolicy", "policy_for", "retry"]
 
@@ -130,16 +130,7 @@ def retry(
     )
 
     def decorator(func: F) -> F:
-        # Copy on write: functools.wraps shares a wrapped function's __dict__ values, so the
-        # dict found here may belong to another function as well.
-        options = dict(getattr(func, OPTIONS_ATTRIBUTE, None) or {})
-        options[RETRY_OPTION] = policy
-        try:
-            setattr(func, OPTIONS_ATTRIBUTE, options)
-        except (AttributeError, TypeError) as exc:
-            raise ConfigurationError(
-                "retry", f"cannot store a retry policy on {func!r}: decorate a function"
-            ) from exc
+        store_option(func, RETRY_OPTION, policy, decorator="retry")
         return func
 
     return decorator

@@ -12,13 +12,36 @@ from types import MappingProxyType
 from typing import Any
 
 from events_core.callables import callable_ref, is_async_callable, is_importable_ref
-from events_core.errors import CallbackReturnedAwaitableError, InvalidHandlerError
+from events_core.errors import (
+    CallbackReturnedAwaitableError,
+    ConfigurationError,
+    InvalidHandlerError,
+)
 from events_core.report import HandlerOutcome
 
 logger = logging.getLogger(__name__)
 
 OPTIONS_ATTRIBUTE = "__events_options__"
 """Attribute of a callback where add-ons (such as a retry decorator) store handler options."""
+
+
+def store_option(func: Callable[..., Any], name: str, value: Any, *, decorator: str) -> None:
+    """Set handler option `name` on a callback, as decorators stacked on `EventLinker.on` do.
+
+    Raises:
+        ConfigurationError: the callback cannot hold attributes (a builtin, say), naming the
+            `decorator`.
+    """
+    # Copy on write: functools.wraps shares a wrapped function's __dict__ values, so the dict
+    # found here may belong to another function as well.
+    options = dict(getattr(func, OPTIONS_ATTRIBUTE, None) or {})
+    options[name] = value
+    try:
+        setattr(func, OPTIONS_ATTRIBUTE, options)
+    except (AttributeError, TypeError) as exc:
+        raise ConfigurationError(
+            decorator, f"cannot store an option on {func!r}: decorate a function"
+        ) from exc
 
 
 class EventHandler:
