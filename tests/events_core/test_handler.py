@@ -530,3 +530,37 @@ def test_a_handler_of_a_module_level_function_pickles() -> None:
     assert copy.force_async
     assert dict(copy.options) == {"retry": 2}
     assert copy.run_sync((4,), {}).result == 8
+
+
+def test_a_success_callback_that_takes_no_argument_is_called_without_the_result(
+    linker: type[EventLinker],
+) -> None:
+    calls: list[str] = []
+
+    def done() -> None:
+        calls.append("done")
+
+    async def done_async() -> None:
+        calls.append("done_async")
+
+    linker.subscribe("e", event_callback=lambda: 42, success_callback=done)
+    linker.subscribe("e", event_callback=lambda: None, success_callback=done_async)
+
+    emission = AsyncIOEventEmitter(linker=linker).emit("e")
+
+    assert emission is not None
+    assert calls == ["done", "done_async"]
+
+
+def test_a_success_callback_with_a_parameter_still_gets_the_result(
+    linker: type[EventLinker],
+) -> None:
+    results: list[object] = []
+    linker.subscribe("e", event_callback=lambda: None, success_callback=results.append)
+    linker.subscribe(
+        "e", event_callback=lambda: 7, success_callback=lambda *got: results.extend(got)
+    )
+
+    AsyncIOEventEmitter(linker=linker).emit("e")
+
+    assert results == [None, 7]

@@ -73,3 +73,16 @@ def _attribute_holding(module: str, obj: object) -> str | None:
         if value is obj and not name.startswith("__"):
             return str(name)
     return None
+
+
+def takes_an_argument(func: Callable[..., Any]) -> bool:
+    """Whether `func` can be called with one positional argument (True when unsure)."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        parameter.kind
+        in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.VAR_POSITIONAL)
+        for parameter in parameters
+    )

@@ -11,7 +11,12 @@ from time import perf_counter
 from types import MappingProxyType
 from typing import Any
 
-from events_core.callables import callable_ref, is_async_callable, is_importable_ref
+from events_core.callables import (
+    callable_ref,
+    is_async_callable,
+    is_importable_ref,
+    takes_an_argument,
+)
 from events_core.errors import (
     CallbackReturnedAwaitableError,
     ConfigurationError,
@@ -50,7 +55,8 @@ class EventHandler:
     Args:
         event_callback: the function to run for each event; sync or async (as
             `is_async_callable` tells, once, here).
-        success_callback: called with the callback's result when it returns; sync or async.
+        success_callback: called with the callback's result when it returns (with no argument
+            when it takes none, as Pyventus does); sync or async.
         failure_callback: called with the exception when the callback raises; sync or async.
         once: remove the handler after its first emission is scheduled.
         force_async: run a sync callback in a thread instead of inline (in `arun`).
@@ -61,6 +67,7 @@ class EventHandler:
         "_failure_is_async",
         "_options",
         "_success_is_async",
+        "_success_takes_result",
         "event_callback",
         "failure_callback",
         "force_async",
@@ -97,6 +104,9 @@ class EventHandler:
         self.is_async = is_async_callable(event_callback)
         """Whether the event callback is async (awaited wherever the emission runs)."""
         self._success_is_async = is_async_callable(success_callback)
+        self._success_takes_result = success_callback is None or takes_an_argument(
+            success_callback
+        )
         self._failure_is_async = is_async_callable(failure_callback)
         self.runs_inline = not (
             self.is_async or force_async or self._success_is_async or self._failure_is_async
@@ -204,11 +214,11 @@ class EventHandler:
         return HandlerOutcome(self.ref, False, None, value, perf_counter() - started)
 
     def _succeeded_inline(self, result: Any) -> tuple[bool, Any]:
-        callback = self.success_callback
+        callback: Callable[..., Any] | None = self.success_callback
         if callback is None:
             return True, result
         try:
-            done = callback(result)
+            done = callback(result) if self._success_takes_result else callback()
             if done is not None and isawaitable(done):
                 raise _refuse("success_callback", callback, done)
         except Exception as exc:
@@ -217,11 +227,11 @@ class EventHandler:
         return True, result
 
     async def _succeeded(self, result: Any) -> tuple[bool, Any]:
-        callback = self.success_callback
+        callback: Callable[..., Any] | None = self.success_callback
         if callback is None or not self._success_is_async:
             return self._succeeded_inline(result)
         try:
-            await callback(result)
+            await (callback(result) if self._success_takes_result else callback())
         except Exception as exc:
             logger.error("success callback of %s raised %s", self.ref, type(exc).__name__)
             return False, exc
