@@ -93,3 +93,23 @@ def test_a_limited_handler_keeps_ref_options_and_callbacks() -> None:
 def test_time_limit_refuses_what_is_not_a_positive_number(seconds: object) -> None:
     with pytest.raises(ConfigurationError, match="time_limit"):
         time_limit(seconds)  # type: ignore[arg-type]
+
+
+class AsyncCallable:
+    """An object whose `__call__` is a coroutine function, as a handler."""
+
+    async def __call__(self) -> str:
+        return "called"
+
+
+async_callable = AsyncCallable()
+
+
+def test_a_callable_object_under_its_limit_keeps_its_ref_and_is_awaited() -> None:
+    original = EventHandler(async_callable)
+
+    [handler] = limited((original,), 5.0)
+    outcome = asyncio.run(handler.run_async((), {}))
+
+    assert handler.ref == original.ref == f"{__name__}:async_callable"
+    assert (outcome.handler, outcome.ok, outcome.result) == (original.ref, True, "called")

@@ -91,7 +91,7 @@ def test_handlers_and_callbacks_that_are_async_callable_objects_are_awaited_on_t
     assert "async_failing cannot handle 5" in handlers["async_on_error"]["message"]
     assert all(item["pid"] != os.getpid() for item in found)
     log = worker.wait_log("EmissionFailedError")
-    assert "tests.integration.handlers:async_failing (ValueError)" in log
+    assert "tests.integration.handlers:async_failing (ValueError: async_failing cannot" in log
     assert "1 handler(s) failed" in log
 
 

@@ -145,16 +145,20 @@ def _set_aside(runtime: EventsRuntime, queue: str, raw: bytes) -> bool:
 
 def _offer(runtime: EventsRuntime, rejection: Rejection) -> bool:
     """Hand a refusal to the add-ons; False if it must be requeued (dead letter failed)."""
+    addons = runtime.addons
     try:
-        taken = runtime.addons.on_rejection(rejection)
-    except PublishError as exc:
+        taken = addons.on_rejection(rejection)
+    except Exception as exc:
+        addons.after_rejection(rejection, False)
+        cause = exc.__cause__ if isinstance(exc, PublishError) else exc
         logger.error(
             "message %s refused (%s) and could not be dead-lettered (%s); requeued",
             rejection.id or "(no id)",
             rejection.reason,
-            type(exc.__cause__).__name__,
+            type(cause if cause is not None else exc).__name__,
         )
         return False
+    addons.after_rejection(rejection, taken)
     if not taken:
         logger.error(
             "message %s on %s refused (%s): %s; not executed and dropped: no dead-letter queue",

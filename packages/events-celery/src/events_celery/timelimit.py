@@ -104,6 +104,9 @@ def _wrap(handler: EventHandler, seconds: float) -> EventHandler:
         force_async=handler.force_async,
         options=handler.options,
     )
+    # functools.wraps cannot name the wrapper after a callable object (it has no __qualname__):
+    # the handler keeps its own ref whatever its callback is.
+    wrapped.ref = ref
     wrapped.sequence = handler.sequence
     wrapped.keys = handler.keys
     return wrapped
