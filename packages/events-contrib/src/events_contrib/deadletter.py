@@ -225,6 +225,7 @@ class DeadLetterQueue:
         Raises:
             PublishError: the broker could not be reached within the bounded retry.
         """
+        timeout = float(runtime_of(self.app).settings.value("events_publish_timeout"))
         try:
             with self.app.producer_or_acquire() as producer:
                 producer.publish(
@@ -236,6 +237,8 @@ class DeadLetterQueue:
                     delivery_mode=2,
                     retry=True,
                     retry_policy=PUBLISH_RETRY_POLICY,
+                    timeout=timeout,
+                    confirm_timeout=timeout,
                 )
         except Exception as exc:
             raise PublishError(letter.event or "?", self.name, exc) from exc
