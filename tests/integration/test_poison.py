@@ -91,7 +91,7 @@ def test_a_handler_that_kills_its_process_is_dead_lettered_and_the_queue_keeps_m
 
     workers = [worker]
     while not (texts(recorder) >= set(behind) and DeadLetterQueue(app).count()):
-        assert time.monotonic() - started < 60, (texts(recorder), worker.log())
+        assert time.monotonic() - started < 120, (texts(recorder), worker.log())
         if pool == "solo" and workers[-1].process.poll() is not None:
             workers.append(worker_factory(broker_url, [queue], conf, pool=pool))
         time.sleep(0.2)
@@ -101,7 +101,9 @@ def test_a_handler_that_kills_its_process_is_dead_lettered_and_the_queue_keeps_m
     assert letter.reason == "worker_lost"
     assert letter.emission_id == poison.id
     assert letter.attempts == 3
-    assert len(recorder.records("crash")) <= 3
+    # billiard hands a job to another child when the first died before acknowledging it
+    runs_per_delivery = 2 if pool == "prefork" else 1
+    assert len(recorder.records("crash")) <= 3 * runs_per_delivery
     assert texts(recorder) >= set(behind)
     assert all(CONNECTION_LOST not in each.log() for each in workers)
 
