@@ -29,7 +29,9 @@ def test_the_tutorial_shows_every_file_of_the_example_but_the_demo_runner() -> N
     assert set(tutorial_blocks()) == example_files
 
 
-@pytest.mark.parametrize("name", ["event_handlers.py", "celeryconfig.py", "worker.py", "main.py"])
+@pytest.mark.parametrize(
+    "name", ["event_handlers.py", "celeryconfig.py", "worker.py", "main.py", "telemetry.py"]
+)
 def test_each_tutorial_block_is_the_example_file_to_the_letter(name: str) -> None:
     assert tutorial_blocks()[name] == (EXAMPLE / name).read_text()
 
