@@ -1,8 +1,9 @@
-"""Nanoseconds per emit for one sync handler: our in-process emitters against other libraries.
+"""Nanoseconds per emit: our in-process emitters against other libraries, in the same run.
 
 Run: `hatch run bench:inprocess` (or `python benchmarks/inprocess.py` with pyee, blinker and
-pyventus==0.6.0 installed). Every figure is measured in the same run and printed as a ratio to
-blinker's `Signal.send`.
+pyventus==0.6.0 installed). The first table has one sync handler and every figure as a ratio
+to blinker's `Signal.send`; the second has 1, 10 and 100 sync handlers per event (`--handlers`)
+for ours outside a loop, pyee and blinker, as ratios to pyee.
 """
 
 from __future__ import annotations
@@ -141,11 +142,71 @@ CASES: list[tuple[str, Callable[[int], None], int]] = [
 ]
 
 
+def many_handlers(count: int) -> list[Callable[[int], None]]:
+    """`count` distinct sync handlers (each library refuses or merges duplicates)."""
+
+    def make() -> Callable[[int], None]:
+        def one(value: int) -> None:
+            global counter
+            counter += value
+
+        return one
+
+    return [make() for _ in range(count)]
+
+
+def fanout_cases(count: int) -> list[tuple[str, Callable[[int], None]]]:
+    """Ours (no loop), pyee and blinker with `count` handlers on one event."""
+    from blinker import Signal
+    from pyee import EventEmitter
+
+    handlers = many_handlers(count)
+
+    class Fanout(EventLinker):
+        pass
+
+    for each in handlers:
+        Fanout.on("tick")(each)
+    pyee = EventEmitter()
+    for each in handlers:
+        pyee.on("tick", each)
+    signal = Signal()
+    receivers = []
+    for each in handlers:
+
+        def receiver(sender: Any, value: int, _each: Callable[[int], None] = each) -> None:
+            _each(value)
+
+        receivers.append(receiver)  # blinker holds receivers weakly
+        signal.connect(receiver)
+
+    def ours(number: int) -> None:
+        emit = AsyncIOEventEmitter(linker=Fanout).emit
+        for _ in range(number):
+            emit("tick", 1)
+
+    def pyee_case(number: int) -> None:
+        emit = pyee.emit
+        for _ in range(number):
+            emit("tick", 1)
+
+    def blinker_case(number: int) -> None:
+        send = signal.send
+        for _ in range(number):
+            send(None, value=1)
+
+    blinker_case.receivers = receivers  # type: ignore[attr-defined]  # keep them alive
+    return [("ours, no loop", ours), ("pyee", pyee_case), ("blinker", blinker_case)]
+
+
 def main() -> None:
-    """Measure every case and print ns per emit and the ratio to blinker."""
+    """Measure every case and print ns per emit and the ratio to blinker, then to pyee."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--number", type=int, default=20_000, help="emits per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (best is kept)")
+    parser.add_argument(
+        "--handlers", default="1,10,100", help="handler counts of the second table"
+    )
     options = parser.parse_args()
     Bench.on("tick")(handler)
     results: dict[str, float] = {}
@@ -158,6 +219,14 @@ def main() -> None:
     inside = results["ours AsyncIOEventEmitter, in a loop"]
     pyventus_inside = results["pyventus 0.6 AsyncIOEventEmitter, in a loop"]
     print(f"\npyventus 0.6 in a loop / ours in a loop: {pyventus_inside / inside:.1f}x")
+    print(f"\n{'handlers':>8} {'case':15} {'ns/emit':>10} {'ns/handler':>11} {'x pyee':>8}")
+    for count in (int(text) for text in options.handlers.split(",")):
+        cases = fanout_cases(count)
+        number = max(options.number // count, 200)
+        measured = {name: best_ns(run, number, options.repeat) for name, run in cases}
+        for name, ns in measured.items():
+            ratio = ns / measured["pyee"]
+            print(f"{count:8} {name:15} {ns:10.0f} {ns / count:11.0f} {ratio:8.2f}")
 
 
 if __name__ == "__main__":

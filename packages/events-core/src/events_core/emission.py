@@ -311,9 +311,10 @@ class EventEmission:
         try:
             for handler in state[_HANDLERS]:
                 succeeded, value = handler.run_inline(args, kwargs)
-                if not succeeded:
-                    ok = False
-                    logger.error("handler %s failed: %s", handler.ref, type(value).__name__)
+                if succeeded:
+                    continue
+                ok = False
+                logger.error("handler %s failed: %s", handler.ref, type(value).__name__)
         finally:
             _reset_current(token)
         return ok

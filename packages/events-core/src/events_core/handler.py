@@ -184,6 +184,8 @@ class EventHandler:
                 raise _refuse("event_callback", self.event_callback, result)
         except Exception as exc:
             return False, self._failed_inline(exc)
+        if self.success_callback is None:  # the common case, without one more call
+            return True, result
         return self._succeeded_inline(result)
 
     async def run_async(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> HandlerOutcome:
