@@ -1,4 +1,4 @@
-"""A Celery app for the `events-outbox` command-line tests (`-A tests.events_contrib.outbox_app`)."""
+"""The Celery app of the `events-outbox` command-line unit tests."""
 
 from __future__ import annotations
 

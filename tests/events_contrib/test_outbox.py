@@ -94,20 +94,21 @@ def test_a_committed_emit_stores_the_envelope_the_celery_emitter_would_send(
     stored = Envelope.parse(json.loads(row.message))
     direct, queue = sent[0]
     assert row.queue == queue == "payments"
-    assert row.event == "order.paid" and row.published_at is None
-    assert stored.kid == direct.kid is not None and stored.sig is not None
+    assert row.event == "order.paid"
+    assert row.published_at is None
+    assert stored.kid == direct.kid is not None
+    assert stored.sig is not None
     stored.verify(runtime_of(app).settings.keyring)
     assert json.loads(stored.body)["handlers"] == json.loads(direct.body)["handlers"]
     assert row.emission_id == stored.id
 
 
 def test_a_rolled_back_emit_leaves_no_row(outbox: Outbox) -> None:
-    with Session(outbox.engine) as session:
-        with session.begin():
-            outbox.emitter(session, linker=OutboxLinker).emit("order.placed", 1)
-            session.flush()
-            assert len(session.execute(select(outbox.table)).all()) == 1
-            session.rollback()
+    with Session(outbox.engine) as session, session.begin():
+        outbox.emitter(session, linker=OutboxLinker).emit("order.placed", 1)
+        session.flush()
+        assert len(session.execute(select(outbox.table)).all()) == 1
+        session.rollback()
     assert rows(outbox) == []
 
 
@@ -128,13 +129,15 @@ def test_the_relay_publishes_in_id_order_and_marks_the_rows(app: Celery, outbox:
     with Session(outbox.engine) as session, session.begin():
         emitter = outbox.emitter(session, linker=OutboxLinker)
         ids = [emitter.emit("order.placed", n).id for n in range(5)]  # type: ignore[union-attr]
-    relay = outbox.relay(batch=2)
+    relay = Relay(outbox, batch=2)
     assert [relay.relay_batch() for _ in range(4)] == [2, 2, 1, 0]
     queue = runtime_of(app).settings.default_queue
     assert [message["id"] for message in drain(app, queue)] == ids
     assert all(row.published_at is not None for row in rows(outbox))
     figures = pending_of(outbox)
-    assert figures.pending == 0 and figures.published == 5 and figures.lag is not None
+    assert figures.pending == 0
+    assert figures.published == 5
+    assert figures.lag is not None
 
 
 def test_a_relay_with_no_retention_deletes_what_it_published(app: Celery, outbox: Outbox) -> None:
@@ -163,20 +166,23 @@ def test_a_broker_failure_keeps_the_unpublished_rows(
     down = Celery("down", broker="redis://127.0.0.1:1/0", set_as_current=False)
     down.conf.events_default_queue = "utest-down"
     events_celery.install(down)
-    relay = Outbox(down, engine).relay()
+    relay = Relay(Outbox(down, engine))
     assert relay.relay_batch() == 0
     assert pending_of(outbox).pending == 3
-    assert outbox.relay().relay_batch() == 3
+    assert Relay(outbox).relay_batch() == 3
     down.close()
 
 
-def test_status_prints_the_pending_count(outbox: Outbox, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_prints_the_pending_count(
+    outbox: Outbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     with Session(outbox.engine) as session, session.begin():
         outbox.emitter(session, linker=OutboxLinker).emit("order.placed", 1)
     spec = "tests.events_contrib.outbox_app"
     assert main(["status", "-A", spec, "--db", str(outbox.engine.url), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
-    assert figures["pending"] == 1 and figures["oldest_pending_seconds"] >= 0
+    assert figures["pending"] == 1
+    assert figures["oldest_pending_seconds"] >= 0
 
 
 @pytest.mark.parametrize(

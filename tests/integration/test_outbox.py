@@ -1,4 +1,4 @@
-"""The outbox against real PostgreSQL, brokers, relay processes (`events-outbox relay`) and workers.
+"""The outbox against real PostgreSQL, brokers, `events-outbox relay` processes and workers.
 
 Each test has its own outbox table, queue and recorder; relays are subprocesses stopped by pid.
 """
@@ -146,13 +146,12 @@ def test_a_rolled_back_emit_is_never_handled_and_a_committed_one_once(
 ) -> None:
     conf = base_conf(queue)
     outbox = outbox_for(make_app(broker_url, conf), engine, table)
-    with Session(engine) as session:
-        with session.begin():
-            emitter = outbox.emitter(session)
-            for number in range(100, 103):
-                emitter.emit("itest.outboxed", number)
-            session.flush()
-            session.rollback()
+    with Session(engine) as session, session.begin():
+        emitter = outbox.emitter(session)
+        for number in range(100, 103):
+            emitter.emit("itest.outboxed", number)
+        session.flush()
+        session.rollback()
     emit_committed(outbox, range(3))
     worker_factory(broker_url, [queue], conf)
     relay_factory(broker_url, conf)
@@ -321,7 +320,8 @@ def test_status_reports_pending_rows_and_the_relay_lag(
         return dict(json.loads(done.stdout))
 
     before = status()
-    assert before["pending"] == 3 and before["lag_seconds"] is None
+    assert before["pending"] == 3
+    assert before["lag_seconds"] is None
     assert before["oldest_pending_seconds"] >= 0
     relay = relay_factory(broker_url, conf)
     deadline = time.monotonic() + 30
@@ -329,7 +329,9 @@ def test_status_reports_pending_rows_and_the_relay_lag(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     after = status()
-    assert after["pending"] == 0 and after["oldest_pending_seconds"] is None
-    assert after["lag_seconds"] >= 0 and after["published_kept"] == 3
+    assert after["pending"] == 0
+    assert after["oldest_pending_seconds"] is None
+    assert after["lag_seconds"] >= 0
+    assert after["published_kept"] == 3
     relay.process.send_signal(signal.SIGTERM)
     assert relay.process.wait(timeout=30) == 0

@@ -7,7 +7,8 @@ with Session(engine) as session, session.begin():
     session.add(order)
     outbox.emitter(session).emit("OrderPlaced", order_id=order.id)
 # committed: the order and its event together; rolled back: neither
-outbox.relay().run()                  # or: events-outbox relay -A worker --db URL
+Relay(outbox).run()                   # events_contrib.outboxrelay; or the command:
+#   events-outbox relay -A worker --db URL
 ```
 
 Needs `events-contrib[sqlalchemy]`.
@@ -23,8 +24,8 @@ from celery import Celery
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
-    DDL,
     Engine,
     Index,
     Integer,
@@ -43,8 +44,6 @@ from events_core.registry import EventLinker
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from events_contrib.outboxrelay import Relay
 
 DEFAULT_TABLE = "events_outbox"
 """Name of the outbox table unless `Outbox(table=...)` says otherwise."""
@@ -91,7 +90,7 @@ class Outbox:
         schema: str | None = None,
     ) -> None:
         if not isinstance(table, str) or not table or len(table) > 63:
-            raise ConfigurationError("table", f"expected a name of 1 to 63 characters, got {table!r}")
+            raise ConfigurationError("table", f"expected 1 to 63 characters, got {table!r}")
         self.app = app
         self.engine = engine
         self.metadata = MetaData(schema=schema)
@@ -132,31 +131,34 @@ class Outbox:
         """
         return OutboxEventEmitter(self, session, queue=queue, linker=linker, resolve=resolve)
 
-    def relay(self, **options: Any) -> Relay:
-        """A relay for this outbox; `options` are those of `events_contrib.outboxrelay.Relay`."""
-        from events_contrib.outboxrelay import Relay
-
-        return Relay(self, **options)
-
     def _attach_notify_trigger(self) -> None:
+        """On PostgreSQL, an insert trigger NOTIFYs the channel: relays wake on each commit."""
         table = self.table
         quoted = self.engine.dialect.identifier_preparer.format_table(table)
-        function = f'"{table.name}_notify"' if table.schema is None else (
-            f'"{table.schema}"."{table.name}_notify"'
+        function = (
+            f'"{table.name}_notify"'
+            if table.schema is None
+            else f'"{table.schema}"."{table.name}_notify"'
         )
         channel = self.channel.replace("'", "''")
-        function_ddl = DDL(
+        statements = (
             f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$"
-        )
-        trigger_ddl = DDL(
+            f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$",
             f'CREATE TRIGGER "{table.name}_notify" AFTER INSERT ON {quoted} '
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
         )
-        event.listen(table, "after_create", function_ddl.execute_if(dialect="postgresql"))
-        event.listen(table, "after_create", trigger_ddl.execute_if(dialect="postgresql"))
-        drop = DDL(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
-        event.listen(table, "after_drop", drop.execute_if(dialect="postgresql"))
+
+        def create(target: Table, connection: Connection, **kw: Any) -> None:
+            if connection.dialect.name == "postgresql":
+                for statement in statements:
+                    connection.exec_driver_sql(statement)
+
+        def drop(target: Table, connection: Connection, **kw: Any) -> None:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
+
+        event.listen(table, "after_create", create)
+        event.listen(table, "after_drop", drop)
 
 
 class OutboxEventEmitter(CeleryEventEmitter):

@@ -22,8 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from events_celery.loading import load_app
 from events_contrib.__about__ import __version__
 from events_contrib.outbox import DEFAULT_TABLE, Outbox
-from events_contrib.outboxrelay import DEFAULT_BATCH, DEFAULT_LOG_INTERVAL, DEFAULT_RETENTION
-from events_contrib.outboxrelay import Relay, pending_of
+from events_contrib.outboxrelay import (
+    DEFAULT_BATCH,
+    DEFAULT_LOG_INTERVAL,
+    DEFAULT_RETENTION,
+    Relay,
+    pending_of,
+)
 from events_core.errors import EventsError
 
 OK, USAGE, DATABASE = 0, 2, 3

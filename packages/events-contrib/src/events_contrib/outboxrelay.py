@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import Envelope
@@ -126,7 +127,7 @@ class Relay:
         log_interval: float = DEFAULT_LOG_INTERVAL,
     ) -> None:
         if type(batch) is not int or batch < 1:
-            raise ConfigurationError("batch", f"expected a whole number of rows from 1, got {batch!r}")
+            raise ConfigurationError("batch", f"expected a row count from 1, got {batch!r}")
         for name, value in (("retention", retention), ("log_interval", log_interval)):
             if value < 0:
                 raise ConfigurationError(name, f"expected seconds from 0, got {value!r}")
@@ -165,7 +166,16 @@ class Relay:
             last_log = last_sweep = time.monotonic()
             logged = self.published
             while not self._stopping:
-                sent = self.relay_batch()
+                try:
+                    sent = self.relay_batch()
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # The database went away mid-batch: nothing was marked, so every row
+                    # of the batch is still pending; try again after a pause.
+                    self._failures += 1
+                    sent = 0
+                    logger.warning("outbox relay: lost the database connection, retrying")
                 now = time.monotonic()
                 if self.log_interval and now - last_log >= self.log_interval:
                     self._log_progress((self.published - logged) / (now - last_log))
