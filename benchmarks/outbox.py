@@ -58,7 +58,9 @@ def reachable(url: str) -> bool:
         return False
 
 
-def start(command: list[str], env: dict[str, str], log: Path, ready: str) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], env: dict[str, str], log: Path, ready: str
+) -> subprocess.Popen[bytes]:
     """Start a subprocess logging to `log`; return once `ready` is in the log."""
     process = subprocess.Popen(
         command, cwd=HERE, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
