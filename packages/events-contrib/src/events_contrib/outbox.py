@@ -171,7 +171,9 @@ class OutboxEventEmitter(CeleryEventEmitter):
     Args:
         outbox: the outbox whose table receives the rows.
         session: the session whose transaction carries them.
-        queue, linker, resolve: as for `CeleryEventEmitter`.
+        queue: as for `CeleryEventEmitter`: every emission to this queue, whatever the routes.
+        linker: as for `CeleryEventEmitter`: the registry handlers are resolved from.
+        resolve: as for `CeleryEventEmitter`: `"emitter"` or `"worker"`.
     """
 
     def __init__(
