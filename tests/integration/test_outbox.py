@@ -192,6 +192,36 @@ def test_a_relay_killed_twice_mid_stream_loses_nothing_and_repeats_at_most_a_bat
     assert pending(outbox) == 0
 
 
+def test_sigterm_stops_a_relay_after_its_batch_so_a_new_one_repeats_nothing(
+    queue: str,
+    engine: Engine,
+    table: str,
+    recorder: Recorder,
+    worker_factory: Callable[..., WorkerProcess],
+    relay_factory: RelayFactory,
+) -> None:
+    broker_url = BROKERS["redis"]
+    require(broker_url, "redis")
+    conf = base_conf(queue)
+    outbox = outbox_for(make_app(broker_url, conf), engine, table)
+    total = 3000
+    emit_committed(outbox, range(total))
+    worker_factory(broker_url, [queue], conf, concurrency=2)
+    relay = relay_factory(broker_url, conf)
+    deadline = time.monotonic() + 60
+    while pending(outbox) > total - 500:
+        assert time.monotonic() < deadline, "the relay made no progress"
+        time.sleep(0.005)
+    relay.process.send_signal(signal.SIGTERM)
+    assert relay.process.wait(timeout=30) == 0
+    published = int(relay.log().rsplit("stopped after ", 1)[1].split()[0])
+    assert 0 < published == total - pending(outbox)
+    relay_factory(broker_url, conf)
+    counts = wait_handled(recorder, range(total), timeout=90)
+    recorder.settle(1.0)
+    assert sum(handled(recorder).values()) == len(counts) == total
+
+
 def test_two_relays_at_once_share_the_rows_without_losing_or_repeating_one(
     queue: str,
     engine: Engine,
@@ -242,6 +272,7 @@ def test_a_relay_catches_up_after_the_broker_was_down_for_ten_seconds(
     counts = wait_handled(recorder, range(300), timeout=90)
     assert set(counts) == set(range(300))
     assert pending(outbox) == 0
+    assert "200 pending" in relay.log()  # the progress line, during the outage
     relay.stop()
     assert relay.process.returncode == 0
 
