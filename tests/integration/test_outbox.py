@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -275,6 +275,35 @@ def test_a_relay_catches_up_after_the_broker_was_down_for_ten_seconds(
     assert "200 pending" in relay.log()  # the progress line, during the outage
     relay.stop()
     assert relay.process.returncode == 0
+
+
+def test_a_relay_listens_again_when_its_notify_connection_is_killed(
+    queue: str,
+    engine: Engine,
+    table: str,
+    recorder: Recorder,
+    worker_factory: Callable[..., WorkerProcess],
+    relay_factory: RelayFactory,
+) -> None:
+    broker_url = BROKERS["redis"]
+    require(broker_url, "redis")
+    conf = base_conf(queue)
+    outbox = outbox_for(make_app(broker_url, conf), engine, table)
+    worker_factory(broker_url, [queue], conf)
+    # Polling once a minute: only a working NOTIFY hands the events over within the wait.
+    relay = relay_factory(broker_url, conf, "--poll", "60")
+    listening = text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE query = :query AND pid <> pg_backend_pid()"
+    )
+    with engine.begin() as connection:
+        killed = connection.execute(listening, {"query": f'LISTEN "{table}"'}).all()
+    assert killed == [(True,)]
+    relay.wait_log("NOTIFY listener failed")
+    emit_committed(outbox, range(3))
+    wait_handled(recorder, range(3), timeout=30)
+    emit_committed(outbox, range(3, 6))
+    wait_handled(recorder, range(6), timeout=30)
 
 
 def test_one_transaction_s_events_are_handled_in_emitted_order(

@@ -8,12 +8,12 @@ rows again: at-least-once, at most one batch of duplicates per crash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import FrameType
@@ -162,31 +162,38 @@ class Relay:
             self.batch,
             "notify" if self.notify else f"polling every {self.poll:g} s",
         )
-        with self._wakeups() as wait:
+        listener = _Listener(self.outbox, lambda: self._stopping) if self.notify else None
+        wait = self._sleep if listener is None else listener.wait
+        try:
+            if listener is not None:
+                listener.listen()
             last_log = last_sweep = time.monotonic()
             logged = self.published
             while not self._stopping:
+                sent = 0
                 try:
                     sent = self.relay_batch()
+                    now = time.monotonic()
+                    if self.log_interval and now - last_log >= self.log_interval:
+                        self._log_progress((self.published - logged) / (now - last_log))
+                        last_log, logged = now, self.published
+                    if self.retention and now - last_sweep >= min(self.retention, 60.0):
+                        self.sweep()
+                        last_sweep = now
                 except DBAPIError as exc:
                     if not exc.connection_invalidated:
                         raise
-                    # The database went away mid-batch: nothing was marked, so every row
-                    # of the batch is still pending; try again after a pause.
+                    # The database went away: the batch's marks were rolled back, so its rows
+                    # stay pending (those already published go again); retry after a pause.
                     self._failures += 1
-                    sent = 0
                     logger.warning("outbox relay: lost the database connection, retrying")
-                now = time.monotonic()
-                if self.log_interval and now - last_log >= self.log_interval:
-                    self._log_progress((self.published - logged) / (now - last_log))
-                    last_log, logged = now, self.published
-                if self.retention and now - last_sweep >= min(self.retention, 60.0):
-                    self.sweep()
-                    last_sweep = now
                 if self._failures:
                     self._sleep(compute_backoff(self._failures, BROKER_BACKOFF))
                 elif sent < self.batch:
                     wait(self.poll)
+        finally:
+            if listener is not None:
+                listener.close()
         logger.info("outbox relay stopped after %d rows", self.published)
 
     def relay_batch(self) -> int:
@@ -264,22 +271,51 @@ class Relay:
         while not self._stopping and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, _TICK))
 
-    @contextmanager
-    def _wakeups(self) -> Iterator[Any]:
-        """A `wait(seconds)` that returns early on a NOTIFY of the outbox's channel."""
-        if not self.notify:
-            yield self._sleep
-            return
-        with self.outbox.engine.connect() as connection:
-            listener = connection.execution_options(isolation_level="AUTOCOMMIT")
-            driver: Any = listener.connection.driver_connection
-            channel = self.outbox.channel.replace('"', '""')
-            listener.exec_driver_sql(f'LISTEN "{channel}"')
 
-            def wait(seconds: float) -> None:
-                deadline = time.monotonic() + seconds
-                while not self._stopping and (left := deadline - time.monotonic()) > 0:
-                    if any(True for _ in driver.notifies(timeout=min(left, _TICK), stop_after=1)):
-                        return
+class _Listener:
+    """Waits for a NOTIFY on the outbox's channel; a lost connection is opened again.
 
-            yield wait
+    The notification only wakes the relay early: while the connection is down, a wait lasts
+    its full time, as polling does.
+    """
+
+    def __init__(self, outbox: Outbox, stopping: Callable[[], bool]) -> None:
+        self.outbox = outbox
+        self.stopping = stopping
+        self._connection: Connection | None = None
+        self._driver: Any = None
+
+    def wait(self, seconds: float) -> None:
+        """Return after `seconds`, on a notification, or once the relay is stopping."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping() and (left := deadline - time.monotonic()) > 0:
+            try:
+                if self._driver is None:
+                    # Listening again: a notification may have been missed meanwhile, so
+                    # return and let a batch look at the table.
+                    self.listen()
+                    return
+                tick = min(left, _TICK)
+                if any(True for _ in self._driver.notifies(timeout=tick, stop_after=1)):
+                    return
+            except Exception as exc:
+                # Any failure of the listening connection: drop it, wait out this tick, and
+                # listen again on the next one; the relay's own batches are unaffected.
+                logger.warning("outbox relay: NOTIFY listener failed (%s)", type(exc).__name__)
+                self.close()
+                time.sleep(min(left, 1.0))
+
+    def close(self) -> None:
+        """Close the listening connection, if open."""
+        connection, self._connection, self._driver = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def listen(self) -> None:
+        """Open the listening connection and LISTEN on the outbox's channel."""
+        connection = self.outbox.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        channel = self.outbox.channel.replace('"', '""')
+        connection.exec_driver_sql(f'LISTEN "{channel}"')
+        self._connection = connection
+        self._driver = connection.connection.driver_connection
