@@ -129,7 +129,7 @@ def test_the_relay_publishes_in_id_order_and_marks_the_rows(app: Celery, outbox:
     with Session(outbox.engine) as session, session.begin():
         emitter = outbox.emitter(session, linker=OutboxLinker)
         ids = [emitter.emit("order.placed", n).id for n in range(5)]  # type: ignore[union-attr]
-    relay = Relay(outbox, batch=2)
+    relay = outbox.relay(batch=2)
     assert [relay.relay_batch() for _ in range(4)] == [2, 2, 1, 0]
     queue = runtime_of(app).settings.default_queue
     assert [message["id"] for message in drain(app, queue)] == ids

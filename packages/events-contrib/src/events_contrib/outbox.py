@@ -7,8 +7,7 @@ with Session(engine) as session, session.begin():
     session.add(order)
     outbox.emitter(session).emit("OrderPlaced", order_id=order.id)
 # committed: the order and its event together; rolled back: neither
-Relay(outbox).run()                   # events_contrib.outboxrelay; or the command:
-#   events-outbox relay -A worker --db URL
+outbox.relay().run()                  # or the command: events-outbox relay -A worker --db URL
 ```
 
 Needs `events-contrib[sqlalchemy]`.
@@ -40,6 +39,12 @@ from sqlalchemy.orm import Session, registry
 from events_celery.emitter import CeleryEventEmitter
 from events_celery.envelope import MAX_EVENT_NAME, Envelope
 from events_contrib.errors import ConfigurationError
+from events_contrib.outboxrelay import (
+    DEFAULT_BATCH,
+    DEFAULT_LOG_INTERVAL,
+    DEFAULT_RETENTION,
+    Relay,
+)
 from events_core.registry import EventLinker
 
 if TYPE_CHECKING:
@@ -130,6 +135,28 @@ class Outbox:
         Takes a `Session` or an `AsyncSession`; the options are `CeleryEventEmitter`'s.
         """
         return OutboxEventEmitter(self, session, queue=queue, linker=linker, resolve=resolve)
+
+    def relay(
+        self,
+        *,
+        batch: int = DEFAULT_BATCH,
+        retention: float = DEFAULT_RETENTION,
+        notify: bool | None = None,
+        poll: float | None = None,
+        log_interval: float = DEFAULT_LOG_INTERVAL,
+    ) -> Relay:
+        """A relay of this outbox, to `run()` in a process or thread of your own.
+
+        The options are those of `events_contrib.outboxrelay.Relay`.
+        """
+        return Relay(
+            self,
+            batch=batch,
+            retention=retention,
+            notify=notify,
+            poll=poll,
+            log_interval=log_interval,
+        )
 
     def _attach_notify_trigger(self) -> None:
         """On PostgreSQL, an insert trigger NOTIFYs the channel: relays wake on each commit."""
@@ -236,8 +263,3 @@ def _define(metadata: MetaData, name: str) -> Table:
     )
     Index(f"{name}_published", table.c.published_at)
     return table
-
-
-def aware(moment: datetime) -> datetime:
-    """`moment` as an aware UTC datetime (SQLite gives naive ones back)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, func, select, update
+from celery import Celery
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from events_celery.bootstrap import runtime_of
@@ -27,7 +28,6 @@ from events_celery.envelope import Envelope
 from events_celery.errors import PublishError
 from events_contrib.backoff import Backoff, compute_backoff
 from events_contrib.errors import ConfigurationError
-from events_contrib.outbox import Outbox, aware
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,30 @@ _TICK = 0.25
 """Longest a wait runs before the relay looks at its stop flag."""
 
 
+class RelayedOutbox(Protocol):
+    """What a relay needs of an outbox; `events_contrib.outbox.Outbox` is one."""
+
+    @property
+    def app(self) -> Celery:
+        """The Celery app that publishes."""
+
+    @property
+    def engine(self) -> Engine:
+        """The database holding the table."""
+
+    @property
+    def table(self) -> Table:
+        """The outbox table."""
+
+    @property
+    def channel(self) -> str:
+        """The NOTIFY channel of the table."""
+
+    @property
+    def notifies(self) -> bool:
+        """Whether commits NOTIFY the channel."""
+
+
 @dataclass(frozen=True)
 class Pending:
     """Figures about an outbox table (`events-outbox status`).
@@ -70,7 +94,7 @@ class Pending:
     published: int
 
 
-def pending_of(outbox: Outbox) -> Pending:
+def pending_of(outbox: RelayedOutbox) -> Pending:
     """Count pending rows and measure the relay's lag."""
     table = outbox.table
     now = datetime.now(timezone.utc)
@@ -118,7 +142,7 @@ class Relay:
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: RelayedOutbox,
         *,
         batch: int = DEFAULT_BATCH,
         retention: float = DEFAULT_RETENTION,
@@ -279,7 +303,7 @@ class _Listener:
     its full time, as polling does.
     """
 
-    def __init__(self, outbox: Outbox, stopping: Callable[[], bool]) -> None:
+    def __init__(self, outbox: RelayedOutbox, stopping: Callable[[], bool]) -> None:
         self.outbox = outbox
         self.stopping = stopping
         self._connection: Connection | None = None
@@ -319,3 +343,8 @@ class _Listener:
         connection.exec_driver_sql(f'LISTEN "{channel}"')
         self._connection = connection
         self._driver = connection.connection.driver_connection
+
+
+def aware(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime (SQLite gives naive ones back)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
