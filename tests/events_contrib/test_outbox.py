@@ -199,3 +199,24 @@ def test_bad_relay_options_raise_a_configuration_error(
 def test_an_emitter_refuses_something_that_is_not_a_session(outbox: Outbox) -> None:
     with pytest.raises(ConfigurationError, match="Session"):
         outbox.emitter(object())  # type: ignore[arg-type]
+
+
+def test_status_without_a_database_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("EVENTS_OUTBOX_DB", raising=False)
+    assert main(["status", "-A", "tests.events_contrib.outbox_app"]) == 2
+    assert "--db" in capsys.readouterr().err
+
+
+def test_status_on_an_unreachable_database_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/postgres"
+    assert main(["status", "-A", "tests.events_contrib.outbox_app", "--db", url]) == 3
+    assert "database error" in capsys.readouterr().err
+
+
+def test_a_table_name_too_long_for_a_notify_channel_is_refused(
+    app: Celery, engine: Engine
+) -> None:
+    with pytest.raises(ConfigurationError, match="table"):
+        Outbox(app, engine, table="t" * 64)
