@@ -162,6 +162,7 @@ def test_a_rolled_back_emit_is_never_handled_and_a_committed_one_once(
 
 
 def test_a_relay_killed_twice_mid_stream_loses_nothing_and_repeats_at_most_a_batch_per_kill(
+    broker_url: str,
     queue: str,
     engine: Engine,
     table: str,
@@ -169,8 +170,6 @@ def test_a_relay_killed_twice_mid_stream_loses_nothing_and_repeats_at_most_a_bat
     worker_factory: Callable[..., WorkerProcess],
     relay_factory: RelayFactory,
 ) -> None:
-    broker_url = BROKERS["redis"]
-    require(broker_url, "redis")
     conf = base_conf(queue)
     outbox = outbox_for(make_app(broker_url, conf), engine, table)
     total = 5000
@@ -223,6 +222,7 @@ def test_sigterm_stops_a_relay_after_its_batch_so_a_new_one_repeats_nothing(
 
 
 def test_two_relays_at_once_share_the_rows_without_losing_or_repeating_one(
+    broker_url: str,
     queue: str,
     engine: Engine,
     table: str,
@@ -230,8 +230,6 @@ def test_two_relays_at_once_share_the_rows_without_losing_or_repeating_one(
     worker_factory: Callable[..., WorkerProcess],
     relay_factory: RelayFactory,
 ) -> None:
-    broker_url = BROKERS["redis"]
-    require(broker_url, "redis")
     conf = base_conf(queue)
     outbox = outbox_for(make_app(broker_url, conf), engine, table)
     worker_factory(broker_url, [queue], conf, concurrency=2)
