@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -220,3 +221,26 @@ def test_a_table_name_too_long_for_a_notify_channel_is_refused(
 ) -> None:
     with pytest.raises(ConfigurationError, match="table"):
         Outbox(app, engine, table="t" * 64)
+
+
+def test_a_row_without_an_envelope_stays_pending_and_the_others_are_relayed(
+    outbox: Outbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Session(outbox.engine) as session, session.begin():
+        emitter = outbox.emitter(session, linker=OutboxLinker)
+        emitter.emit("order.placed", 1)
+        session.add(
+            outbox.row_class(
+                emission_id="0" * 32,
+                event="order.placed",
+                queue="q",
+                message="{not json",
+                created_at=datetime.now(timezone.utc),
+            )
+        )
+        session.flush()
+        emitter.emit("order.placed", 2)
+    assert Relay(outbox).relay_batch() == 2
+    (left,) = [row for row in rows(outbox) if row.published_at is None]
+    assert left.message == "{not json"
+    assert f"row {left.id} holds no envelope" in caplog.text

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import Envelope
-from events_celery.errors import PublishError
+from events_celery.errors import MalformedEnvelopeError, PublishError
 from events_contrib.backoff import Backoff, compute_backoff
 from events_contrib.errors import ConfigurationError
 
@@ -238,7 +238,14 @@ class Relay:
             ).all()
             for row_id, queue, message in rows:
                 try:
-                    self.publisher.send(Envelope.parse(json.loads(message)), queue)
+                    envelope = Envelope.parse(json.loads(message))
+                except (ValueError, MalformedEnvelopeError):
+                    # Not written by an outbox emitter: keep it (never drop a row) for an
+                    # operator to look at, and relay the others.
+                    logger.error("outbox relay: row %d holds no envelope; left pending", row_id)
+                    continue
+                try:
+                    self.publisher.send(envelope, queue)
                 except PublishError as exc:
                     self._failures += 1
                     logger.warning(
