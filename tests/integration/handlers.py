@@ -293,3 +293,9 @@ def hangs_once(token: str) -> None:
     record("hangs_once", token=token, call=calls)
     if calls == 1:
         time.sleep(60)
+
+
+@EventLinker.on("itest.outboxed")
+def outboxed(number: int) -> None:
+    """Records each event a relay published from an outbox table."""
+    record("outboxed", number=number)

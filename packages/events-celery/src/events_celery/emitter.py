@@ -12,7 +12,7 @@ from celery import Celery
 from events_celery.addons import Outgoing
 from events_celery.body import Body, Meta
 from events_celery.bootstrap import runtime_of
-from events_celery.envelope import MAX_EVENT_NAME
+from events_celery.envelope import MAX_EVENT_NAME, Envelope
 from events_celery.errors import ConfigurationError, EncodeError
 from events_celery.runtime import EventsRuntime
 from events_core.emission import EventEmission
@@ -97,15 +97,24 @@ class CeleryEventEmitter(EventEmitter):
             kwargs=emission.kwargs,
         )
         if outgoing is None:
-            envelope = runtime.publisher.seal(emission.id, emission.event, body)
-            runtime.publisher.send(envelope, queue)
+            self.deliver(runtime.publisher.seal(emission.id, emission.event, body), queue)
             return
         outgoing.queue = queue
         started = perf_counter()
         try:
-            envelope = runtime.publisher.seal(emission.id, emission.event, body)
-            runtime.publisher.send(envelope, queue)
+            self.deliver(runtime.publisher.seal(emission.id, emission.event, body), queue)
         except BaseException as exc:
             runtime.addons.after_publish(outgoing, perf_counter() - started, exc)
             raise
         runtime.addons.after_publish(outgoing, perf_counter() - started, None)
+
+    def deliver(self, envelope: Envelope, queue: str) -> None:
+        """Hand on a sealed envelope: publish it to `queue`.
+
+        The one step after sealing; a subclass may store the envelope instead (the outbox
+        of events-contrib does), keeping the sealing, routing and add-on hooks of `dispatch`.
+
+        Raises:
+            PublishError: the broker did not take the message in time.
+        """
+        self.runtime.publisher.send(envelope, queue)
