@@ -16,6 +16,7 @@ from celery.exceptions import Reject
 from kombu.message import Message
 
 from events_celery import BatchPublishError, CeleryEventEmitter, Envelope, PublishError, install
+from events_celery.addons import Addon, Delivery, Failure, Outcome, Outgoing
 from events_celery.batchwire import MAX_BATCH_ITEMS, BatchItem, join_items, read_items
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import BATCH_EVENT, BATCH_VERSION
@@ -23,6 +24,7 @@ from events_celery.errors import ConfigurationError, DecodeError, EncodeError
 from events_celery.guard import MessageGuard
 from events_celery.publisher import TASK_NAME
 from events_core import EventLinker
+from events_core.report import EmissionReport
 
 Drain = Callable[[str], list[tuple[Any, dict[str, Any]]]]
 
@@ -321,3 +323,94 @@ def test_events_batch_size_is_validated(app: Celery, value: object) -> None:
 
     with pytest.raises(ConfigurationError, match="events_batch_size"):
         install(app)
+
+
+class Hooks(Addon):
+    """Records the emission id at every hook, to show each emission of a batch goes through."""
+
+    name = "hooks"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def before_publish(self, outgoing: Outgoing) -> None:
+        self.seen.append(("before_publish", outgoing.emission.id))
+        outgoing.meta["noted"] = "yes"
+
+    def after_publish(
+        self, outgoing: Outgoing, seconds: float, error: BaseException | None
+    ) -> None:
+        self.seen.append(("after_publish" if error is None else "not_sent", outgoing.emission.id))
+
+    def before_run(self, delivery: Delivery) -> None:
+        assert delivery.body.meta.extra == {"noted": "yes"}
+        self.seen.append(("before_run", delivery.emission.id))
+
+    def after_run(self, delivery: Delivery, report: EmissionReport) -> None:
+        self.seen.append(("after_run", delivery.emission.id))
+
+    def on_failure(self, failure: Failure) -> Outcome | None:
+        self.seen.append(("on_failure", failure.emission.id))
+        return None
+
+
+def test_every_emission_of_a_batch_goes_through_every_add_on_hook(
+    app: Celery, linker: type[EventLinker], drain: Drain
+) -> None:
+    hooks = Hooks()
+    install(app, addons=[hooks])
+    linker.on("Noted")(fail_on_two)
+    emitter = CeleryEventEmitter(app, linker=linker)
+    with emitter.batch():
+        ids = [e.id for e in (emitter.emit("Noted", number) for number in range(3)) if e]
+    [(message, _)] = drain(queue_of(app))
+
+    execute(app, message)
+
+    first, second, third = ids
+    assert hooks.seen == [
+        ("before_publish", first), ("before_publish", second), ("before_publish", third),
+        ("after_publish", first), ("after_publish", second), ("after_publish", third),
+        ("before_run", first), ("after_run", first),
+        ("before_run", second), ("after_run", second),
+        ("before_run", third), ("after_run", third),
+        ("on_failure", third),
+    ]  # fmt: skip
+
+
+def test_an_abandoned_batch_tells_the_add_ons_its_emissions_were_not_sent(
+    app: Celery, linker: type[EventLinker], drain: Drain
+) -> None:
+    hooks = Hooks()
+    install(app, addons=[hooks])
+    linker.on("Noted")(note)
+    emitter = CeleryEventEmitter(app, linker=linker)
+
+    def block() -> None:
+        with emitter.batch():
+            emitter.emit("Noted", 1)
+            raise RuntimeError("the block failed")
+
+    with pytest.raises(RuntimeError):
+        block()
+
+    assert [hook for hook, _ in hooks.seen] == ["before_publish", "not_sent"]
+    assert drain(queue_of(app)) == []
+
+
+def test_an_emission_the_worker_cannot_run_is_refused_alone(
+    app: Celery, linker: type[EventLinker], drain: Drain
+) -> None:
+    linker.on("Noted")(note)
+    emitter = CeleryEventEmitter(app, linker=linker, resolve="worker")
+    with emitter.batch():
+        emitter.emit("Noted", 1)
+        emitter.emit("Nobody listens", 2)
+        emitter.emit("Noted", 3)
+    [(message, _)] = drain(queue_of(app))
+
+    result = execute(app, message)
+
+    assert result.state == states.SUCCESS
+    assert result.result["emissions"] == 2
+    assert calls == [("note", 1), ("note", 3)]
