@@ -48,7 +48,7 @@ from typing import Any
 
 import redis
 from celery import Celery
-from kombu import Connection, Queue
+from kombu import Connection
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -206,12 +206,16 @@ def run_once(case: Case, records: redis.Redis, number: int, timeout: float = 120
 def delete_queues(app: Celery, names: list[str]) -> None:
     """Delete the run's queues (and their exchanges) from the broker."""
     with app.connection_for_write() as connection:
-        channel = connection.default_channel
         for name in names:
-            with contextlib.suppress(Exception):
-                bound = Queue(name, routing_key=name).bind(channel)
-                bound.delete()
-                bound.exchange.delete()
+            # The queue as `apply_async(queue=name)` declared it, with its exchange of that name.
+            bound = app.amqp.queues[name].bind(connection.default_channel)
+            bound.delete()
+            bound.exchange.delete()
+        if connection.transport.driver_type == "redis":
+            # kombu's Redis transport keeps an exchange's bindings under keys of its own.
+            client = connection.default_channel.client
+            for name in names:
+                client.delete(f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 def measure(url: str, args: argparse.Namespace, log: Path) -> list[Case]:
