@@ -20,7 +20,8 @@ publishing loop took, and the latency of an emission runs from the call that emi
 batch: its `emit` inside the block) to its handler's start. The cases run in a rotated order
 in each repeat, after a warm-up, so a noisy machine's drift falls on all of them; every
 figure is printed as a ratio to raw Celery. On RabbitMQ every publish is confirmed (`install`
-turns publisher confirms on for the app the cases share).
+turns publisher confirms on for the app the cases share). events-contrib's tracing add-on is
+off on both sides (`events_tracing = False`): the other cases trace nothing.
 
 The queues are unique to the run and deleted at the end, and the worker is stopped by its
 pid, also on Ctrl-C. The exit status is 0 whatever the figures (this informs, it asserts

@@ -59,6 +59,10 @@ def make_app(broker_url: str, queues: dict[str, str]) -> Celery:
     app = Celery("bench-e2e", broker=broker_url, set_as_current=False)
     app.conf.update(
         events_default_queue=queues["ours"],
+        # Like with like: raw Celery and Pyventus trace nothing, so neither does ours here
+        # (events-contrib's tracing is on whenever opentelemetry-api is installed, as it is
+        # in the bench env; `bench:observability` measures what it costs).
+        events_tracing=False,
         task_default_queue=queues["raw"],
         # Pyventus 0.6 refuses to start unless pickle is accepted (its payload is a pickle,
         # carried as bytes in a JSON message); our queue's messages stay JSON.

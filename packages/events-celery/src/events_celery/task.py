@@ -23,7 +23,7 @@ from celery.exceptions import Reject, Retry
 
 from events_celery.addons import AddonChain, Delivery, Failure, Outcome, Rejection
 from events_celery.batchwire import BatchItem, read_items
-from events_celery.body import Body, decode_body, read_frame
+from events_celery.body import Body, decode_frame, read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import (
     DecodeError,
@@ -215,14 +215,15 @@ async def _run_in_loop(addons: AddonChain, deliveries: list[Delivery]) -> list[E
 
 
 def _decode(envelope: Envelope, time_limit: float) -> tuple[Body, EventEmission, tuple[str, ...]]:
-    linker_path = read_frame(envelope.body)["linker"]
+    frame = read_frame(envelope.body)
+    linker_path = frame["linker"]
     linker = find_linker(linker_path)
     if linker is None:
         raise UnregisteredError(f"linker {linker_path!r} is not imported on this worker")
     resolver = _resolvers.get(linker)
     if resolver is None:
         resolver = _resolvers[linker] = LinkerTypes(linker)
-    body = decode_body(envelope.body, envelope.codec, resolver)
+    body = decode_frame(frame, envelope.codec, resolver)
     event: object = envelope.event
     if body.kind == "class":
         if not body.args or class_path(type(body.args[0])) != envelope.event:
