@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -414,3 +415,32 @@ def test_an_emission_the_worker_cannot_run_is_refused_alone(
     assert result.state == states.SUCCESS
     assert result.result["emissions"] == 2
     assert calls == [("note", 1), ("note", 3)]
+
+
+def test_emits_of_other_threads_and_after_the_block_do_not_join_it(
+    app: Celery, linker: type[EventLinker], drain: Drain
+) -> None:
+    linker.on("Noted")(note)
+    emitter = CeleryEventEmitter(app, linker=linker)
+
+    async def emit_later(go: asyncio.Event) -> None:
+        await go.wait()
+        emitter.emit("Noted", 4)
+
+    async def main() -> None:
+        go = asyncio.Event()
+        with emitter.batch():
+            emitter.emit("Noted", 1)
+            late = asyncio.create_task(emit_later(go))
+            worker = threading.Thread(target=emitter.emit, args=("Noted", 2))
+            worker.start()
+            worker.join()
+            emitter.emit("Noted", 3)
+        go.set()
+        await late
+
+    asyncio.run(main())
+
+    found = [Envelope.parse(message) for message, _ in drain(queue_of(app))]
+    assert [envelope.v for envelope in found] == [1, BATCH_VERSION, 1]
+    assert len(read_items(found[1].body)) == 2

@@ -35,6 +35,8 @@ class Batch:
     """The emissions collected by one `batch()` block, by queue in emit order."""
 
     queues: dict[str, list[Pending]] = field(default_factory=dict)
+    closed: bool = False
+    """Set when the block ended: a task it started that emits later publishes as usual."""
 
     def add(self, queue: str, pending: Pending) -> None:
         """Collect an emission for `queue`."""
@@ -68,6 +70,7 @@ def publish(batch: Batch, runtime: EventsRuntime, linker: type[EventLinker]) -> 
         BatchPublishError: a message was not published; its emissions and those of the
             messages after it were not sent, and their `once` handlers are given back.
     """
+    batch.closed = True
     settings = runtime.settings
     messages = batch.messages(settings.value("events_batch_size"), settings.max_message_bytes)
     publisher = runtime.publisher

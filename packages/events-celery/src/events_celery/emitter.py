@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from time import perf_counter
 from types import MappingProxyType
 from typing import Any, Literal
@@ -62,11 +62,16 @@ class CeleryEventEmitter(EventEmitter):
         self.resolve = resolve
         self.resolves_handlers = resolve == "emitter"
         self.runtime: EventsRuntime = runtime_of(app)
-        self._local = threading.local()
+        # The open `batch()` block of the current thread or asyncio task, if any.
+        self._batch: ContextVar[Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Collect the emits of this thread inside the block and publish them at its end.
+        """Collect the emits made inside the block and publish them at its end.
+
+        The emits of this thread join the block, and those of asyncio tasks it starts until
+        it ends; emits of other threads, and those made after the block ended, are published
+        as usual.
 
         The emissions go as few messages as possible: one per destination queue, up to
         `events_batch_size` emissions each. Each keeps its own id, handlers, retries and dead
@@ -76,18 +81,20 @@ class CeleryEventEmitter(EventEmitter):
             BatchPublishError: a message was not published; its emissions (and those of
                 later messages) were not sent and their `once` handlers were given back.
         """
-        if getattr(self._local, "batch", None) is not None:
+        if self._batch.get() is not None:
             yield
             return
-        collected = self._local.batch = Batch()
+        collected = Batch()
+        token = self._batch.set(collected)
         try:
             yield
         except BaseException as exc:
-            self._local.batch = None
+            self._batch.reset(token)
+            collected.closed = True
             pending = [one for queue in collected.queues.values() for one in queue]
             batching.abandon(pending, self.runtime, self.linker, exc)
             raise
-        self._local.batch = None
+        self._batch.reset(token)
         batching.publish(collected, self.runtime, self.linker)
 
     def emit_many(self, events: Iterable[Any]) -> list[EventEmission | None]:
@@ -140,8 +147,8 @@ class CeleryEventEmitter(EventEmitter):
             args=emission.args,
             kwargs=emission.kwargs,
         )
-        collected: Batch | None = getattr(self._local, "batch", None)
-        if collected is not None:
+        collected = self._batch.get()
+        if collected is not None and not collected.closed:
             self._collect(collected, emission, queue, body, outgoing)
             return
         if outgoing is None:
