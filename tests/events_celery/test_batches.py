@@ -444,3 +444,21 @@ def test_emits_of_other_threads_and_after_the_block_do_not_join_it(
     found = [Envelope.parse(message) for message, _ in drain(queue_of(app))]
     assert [envelope.v for envelope in found] == [1, BATCH_VERSION, 1]
     assert len(read_items(found[1].body)) == 2
+
+
+def test_routed_emissions_of_a_block_go_as_one_message_per_queue_in_emit_order(
+    app: Celery, linker: type[EventLinker], drain: Drain
+) -> None:
+    billing = f"{app.conf.events_default_queue}-billing"
+    app.conf.events_routes = {"Billed": billing}
+    linker.on("Noted", "Billed")(note)
+    emitter = CeleryEventEmitter(app, linker=linker)
+
+    with emitter.batch():
+        emitted = [emitter.emit(name, n) for n, name in enumerate(["Noted", "Billed"] * 3)]
+
+    ids = [emission.id for emission in emitted if emission is not None]
+    [(noted, _)] = drain(queue_of(app))
+    [(billed, _)] = drain(billing)
+    assert [item.id for item in read_items(Envelope.parse(noted).body)] == ids[0::2]
+    assert [item.id for item in read_items(Envelope.parse(billed).body)] == ids[1::2]
