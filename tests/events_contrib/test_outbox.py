@@ -120,6 +120,17 @@ def test_rows_of_one_transaction_keep_the_emitted_order(outbox: Outbox) -> None:
     assert [row.emission_id for row in rows(outbox)] == [e.id for e in emitted if e]
 
 
+def test_a_batch_block_of_an_outbox_emitter_adds_rows_and_publishes_nothing(
+    app: Celery, outbox: Outbox
+) -> None:
+    with Session(outbox.engine) as session, session.begin():
+        emitter = outbox.emitter(session, linker=OutboxLinker)
+        with emitter.batch():
+            emitted = [emitter.emit("order.placed", number) for number in range(3)]
+    assert [row.emission_id for row in rows(outbox)] == [e.id for e in emitted if e]
+    assert drain(app, app.conf.events_default_queue) == []
+
+
 def test_an_event_without_handlers_adds_no_row(outbox: Outbox) -> None:
     with Session(outbox.engine) as session, session.begin():
         assert outbox.emitter(session, linker=OutboxLinker).emit("nobody.listens") is None

@@ -299,3 +299,27 @@ def hangs_once(token: str) -> None:
 def outboxed(number: int) -> None:
     """Records each event a relay published from an outbox table."""
     record("outboxed", number=number)
+
+
+@EventLinker.on("itest.batch")
+def batched(number: int, *, seconds: float = 0.0) -> None:
+    """Records each emission of a batch (after `seconds`, to be killed mid-batch)."""
+    if seconds:
+        time.sleep(seconds)
+    record("batched", number=number)
+
+
+@EventLinker.on("itest.batch.mixed")
+@retry(max_attempts=3, backoff=Backoff(initial=0.2, factor=1.0, jitter=False))
+def fragile(number: int) -> None:
+    """Fails every time for emission 3 of its batch, succeeds for the others."""
+    record("fragile", number=number)
+    if number == 3:
+        raise RuntimeError("fragile handler failed")
+
+
+@EventLinker.on("itest.batch.mixed")
+async def sturdy(number: int) -> None:
+    """An async sibling of fragile that always succeeds: it must run once per emission."""
+    await asyncio.sleep(0)
+    record("sturdy", number=number)

@@ -113,7 +113,7 @@ GARBAGE: list[object] = [
     42,
     [],
     {"v": 1},
-    {**SHAPED, "sig": None, "v": 2},
+    {**SHAPED, "sig": None, "v": 3},
     {**SHAPED, "sig": None, "codec": "yaml"},
     {**SHAPED, "sig": None, "v": True},
     {**SHAPED, "sig": None, "id": "../etc"},

@@ -15,6 +15,7 @@ from events_celery.bootstrap import install
 from events_celery.emitter import CeleryEventEmitter
 from events_celery.envelope import Envelope
 from events_celery.errors import (
+    BatchPublishError,
     ConfigurationError,
     DecodeError,
     DeliveryLimitError,
@@ -42,6 +43,7 @@ __all__ = [
     # errors
     "ConfigurationError",
     "PublishError",
+    "BatchPublishError",
     "EncodeError",
     "UnknownCodecError",
     "EnvelopeError",

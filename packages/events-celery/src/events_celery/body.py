@@ -153,7 +153,16 @@ def decode_body(text: str, codec: str, resolve: TypeResolver | None) -> Body:
         DecodeError: any malformed field or payload, or a class the resolver refuses.
         UnknownCodecError: no codec is registered as `codec`.
     """
-    data = read_frame(text)
+    return decode_frame(read_frame(text), codec, resolve)
+
+
+def decode_frame(data: dict[str, Any], codec: str, resolve: TypeResolver | None) -> Body:
+    """Decode a body whose frame `read_frame` has already parsed and checked, as `decode_body`.
+
+    Raises:
+        DecodeError: any malformed field or payload, or a class the resolver refuses.
+        UnknownCodecError: no codec is registered as `codec`.
+    """
     meta = Meta.from_json(data.get("meta"))
     for field_name in ("args", "kwargs"):
         raw = data.get(field_name)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from time import perf_counter
 from types import MappingProxyType
 from typing import Any, Literal
 
 from celery import Celery
 
+from events_celery import batching
 from events_celery.addons import Outgoing
+from events_celery.batching import Batch, Pending
 from events_celery.body import Body, Meta
 from events_celery.bootstrap import runtime_of
 from events_celery.envelope import MAX_EVENT_NAME, Envelope
@@ -28,7 +32,8 @@ class CeleryEventEmitter(EventEmitter):
 
     `emit` blocks only while the message is published (bounded retry, then
     `PublishError`); handlers run on workers, and their errors stay there: they are retried,
-    dead-lettered or end the task in FAILURE, never raised from `emit`.
+    dead-lettered or end the task in FAILURE, never raised from `emit`. Inside a `batch()`
+    block `emit` publishes nothing: the block's end publishes every emission it collected.
 
     Args:
         app: the Celery app; `install(app)` is called if it was not yet.
@@ -57,6 +62,52 @@ class CeleryEventEmitter(EventEmitter):
         self.resolve = resolve
         self.resolves_handlers = resolve == "emitter"
         self.runtime: EventsRuntime = runtime_of(app)
+        # The open `batch()` block of the current thread or asyncio task, if any.
+        self._batch: ContextVar[Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect the emits made inside the block and publish them at its end.
+
+        The emits of this thread join the block, and those of asyncio tasks it starts until
+        it ends; emits of other threads, and those made after the block ended, are published
+        as usual.
+
+        The emissions go as few messages as possible: one per destination queue, up to
+        `events_batch_size` emissions each. Each keeps its own id, handlers, retries and dead
+        letter on the worker. A block inside another joins the outer one.
+
+        Raises:
+            BatchPublishError: a message was not published; its emissions (and those of
+                later messages) were not sent and their `once` handlers were given back.
+        """
+        if self._batch.get() is not None:
+            yield
+            return
+        collected = Batch()
+        token = self._batch.set(collected)
+        try:
+            yield
+        except BaseException as exc:
+            self._batch.reset(token)
+            collected.closed = True
+            pending = [one for queue in collected.queues.values() for one in queue]
+            batching.abandon(pending, self.runtime, self.linker, exc)
+            raise
+        self._batch.reset(token)
+        batching.publish(collected, self.runtime, self.linker)
+
+    def emit_many(self, events: Iterable[Any]) -> list[EventEmission | None]:
+        """Emit each event object of `events` (no extra arguments) in one `batch()`.
+
+        Returns:
+            What `emit` returned for each event, in order.
+
+        Raises:
+            BatchPublishError: as `batch()` does; nothing counts as emitted then.
+        """
+        with self.batch():
+            return [self.emit(event) for event in events]
 
     def dispatch(self, emission: EventEmission) -> None:
         """Seal `emission` in an envelope and publish it to its queue.
@@ -96,6 +147,10 @@ class CeleryEventEmitter(EventEmitter):
             args=emission.args,
             kwargs=emission.kwargs,
         )
+        collected = self._batch.get()
+        if collected is not None and not collected.closed:
+            self._collect(collected, emission, queue, body, outgoing)
+            return
         if outgoing is None:
             self.deliver(runtime.publisher.seal(emission.id, emission.event, body), queue)
             return
@@ -118,3 +173,21 @@ class CeleryEventEmitter(EventEmitter):
             PublishError: the broker did not take the message in time.
         """
         self.runtime.publisher.send(envelope, queue)
+
+    def _collect(
+        self,
+        collected: Batch,
+        emission: EventEmission,
+        queue: str,
+        body: Body,
+        outgoing: Outgoing | None,
+    ) -> None:
+        if outgoing is not None:
+            outgoing.queue = queue
+        try:
+            item, size = self.runtime.publisher.batch_item(emission.id, emission.event, body)
+        except BaseException as exc:
+            if outgoing is not None:
+                self.runtime.addons.after_publish(outgoing, 0.0, exc)
+            raise
+        collected.add(queue, Pending(emission, item, size, outgoing))

@@ -7,6 +7,10 @@
 
 `codec` names a codec of `events_celery.codecs`; `body` is text that only that codec reads,
 after the signature has been checked.
+
+Version 2 (`BATCH_VERSION`) is a batch: the same fields, signed the same way, whose `body` is
+a list of emissions (`events_celery.batchwire`); `id` is the batch's own and `event` is
+`BATCH_EVENT`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ from events_celery.errors import MalformedEnvelopeError
 from events_celery.signing import MAX_KEY_ID, Keyring
 
 VERSION = 1
-"""The envelope version this package writes and reads."""
+"""The version of an envelope carrying one emission."""
+
+BATCH_VERSION = 2
+"""The version of an envelope carrying a batch of emissions (`events_celery.batchwire`)."""
+
+VERSIONS = (VERSION, BATCH_VERSION)
+"""The envelope versions this package writes and reads."""
+
+BATCH_EVENT = "events.batch"
+"""The `event` of a batch envelope (each emission in it names its own)."""
 
 MAX_EVENT_NAME = 1024
 """Longest event name an envelope may carry."""
@@ -42,6 +55,11 @@ class Envelope:
     kid: str | None = None
     sig: str | None = None
     v: int = VERSION
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether this envelope carries a batch of emissions (version 2)."""
+        return self.v == BATCH_VERSION
 
     def signed_part(self) -> bytes:
         """The canonical bytes the signature covers: the envelope without `sig`."""
@@ -95,9 +113,10 @@ class Envelope:
             extra = ", ".join(sorted(repr(key) for key in keys - _FIELDS)) or "none"
             raise MalformedEnvelopeError(f"envelope fields: missing {missing}; unexpected {extra}")
         version = message["v"]
-        if type(version) is not int or version != VERSION:
+        if type(version) is not int or version not in VERSIONS:
             raise MalformedEnvelopeError(
-                f"unsupported envelope version {version!r} (this worker reads {VERSION})"
+                f"unsupported envelope version {version!r} "
+                f"(this worker reads {' and '.join(map(str, VERSIONS))})"
             )
         _check(message, "id", lambda value: isinstance(value, str) and _ID.match(value))
         _check(

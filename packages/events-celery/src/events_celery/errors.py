@@ -12,6 +12,7 @@ from events_celery.reasons import Reason
 from events_core.errors import ConfigurationError, EventsError
 
 __all__ = [
+    "BatchPublishError",
     "ConfigurationError",
     "DecodeError",
     "EmissionFailedError",
@@ -60,6 +61,29 @@ class PublishError(EventsError):
         self.event = event
         self.queue = queue
         self.emission_id = emission_id
+
+
+class BatchPublishError(PublishError):
+    """Raised by `CeleryEventEmitter.batch()` when a batch message was not published.
+
+    `not_sent` holds the ids of the emissions that were not sent (the failed message's and
+    those of the messages after it); none of them counts as emitted, and their `once`
+    handlers were given back. `sent` counts the emissions of the messages published before.
+    """
+
+    def __init__(
+        self, queue: str, cause: BaseException, not_sent: Sequence[str], sent: int
+    ) -> None:
+        EventsError.__init__(
+            self,
+            f"could not publish a batch to queue {queue!r}: {len(not_sent)} emission(s) were "
+            f"not sent ({sent} were): {type(cause).__name__}: {cause}",
+        )
+        self.event = "events.batch"
+        self.queue = queue
+        self.emission_id = None
+        self.not_sent = tuple(not_sent)
+        self.sent = sent
 
 
 class EnvelopeError(EventsError):

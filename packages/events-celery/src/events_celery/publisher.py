@@ -12,8 +12,9 @@ from celery import Celery
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
+from events_celery.batchwire import BatchItem, join_items
 from events_celery.body import Body
-from events_celery.envelope import Envelope
+from events_celery.envelope import BATCH_EVENT, BATCH_VERSION, Envelope
 from events_celery.errors import EncodeError, PublishError
 from events_celery.settings import EventsSettings
 
@@ -22,6 +23,9 @@ TASK_NAME = "events.execute"
 
 MESSAGE_OVERHEAD = 1024
 """Bytes a task message adds to its envelope's body and event name: headers, ids, the key."""
+
+BATCH_BASE_BYTES = MESSAGE_OVERHEAD + 3 * len(BATCH_EVENT) + 2
+"""Bytes of a batch message apart from its items' (`Publisher.batch_item` sizes)."""
 
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -76,6 +80,34 @@ class Publisher:
                 f"({self.settings.max_message_bytes})",
             )
         envelope = Envelope(id=emission_id, event=event, codec=codec, body=text)
+        return envelope.signed_with(self.settings.keyring)
+
+    def batch_item(self, emission_id: str, event: str, body: Body) -> tuple[str, int]:
+        """Encode one emission of a batch: its item's text and the bytes it adds to a message.
+
+        Raises:
+            EncodeError: a payload value the codec cannot carry, or an emission too large
+                for a message even alone.
+        """
+        text = BatchItem(emission_id, event, body.encode(self.settings.serializer)).encode()
+        size = len(text) + text.count('"') + text.count("\\") + 1
+        if size + BATCH_BASE_BYTES > self.settings.max_message_bytes:
+            raise EncodeError(
+                f"event {event!r}",
+                f"the message would be about {size + BATCH_BASE_BYTES} bytes, over "
+                f"events_max_message_bytes ({self.settings.max_message_bytes})",
+            )
+        return text, size
+
+    def seal_batch(self, batch_id: str, items: list[str]) -> Envelope:
+        """Sign items made by `batch_item` as one batch envelope (version 2)."""
+        envelope = Envelope(
+            id=batch_id,
+            event=BATCH_EVENT,
+            codec=self.settings.serializer,
+            body=join_items(items),
+            v=BATCH_VERSION,
+        )
         return envelope.signed_with(self.settings.keyring)
 
     def send(self, envelope: Envelope, queue: str, countdown: float | None = None) -> None:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from events_celery import codecs
+from events_celery.batchwire import MAX_BATCH_ITEMS
 from events_celery.errors import ConfigurationError
 from events_celery.signing import Keyring
 
@@ -88,6 +89,18 @@ def _publish_timeout(value: Any) -> float:
             "events_publish_timeout", f"expected seconds above 0 and below 3600, got {value!r}"
         )
     return float(value)
+
+
+DEFAULT_BATCH_SIZE = 100
+"""Most emissions `CeleryEventEmitter.batch()` puts in one message (`events_batch_size`)."""
+
+
+def _batch_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH_ITEMS:
+        raise ConfigurationError(
+            "events_batch_size", f"expected an int from 1 to {MAX_BATCH_ITEMS}, got {value!r}"
+        )
+    return value
 
 
 DEFAULT_MAX_DELIVERIES = 3
@@ -179,6 +192,14 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "Seconds one publish try waits for the broker: the write and the confirm on RabbitMQ, "
         "the socket and connect time-outs on Redis (default 5).",
         _publish_timeout,
+    ),
+    Option(
+        "events_batch_size",
+        DEFAULT_BATCH_SIZE,
+        "Most emissions `CeleryEventEmitter.batch()` and `emit_many` put in one message "
+        f"(default {DEFAULT_BATCH_SIZE}, at most {MAX_BATCH_ITEMS}); a batch also stays "
+        "under events_max_message_bytes.",
+        _batch_size,
     ),
     Option(
         "events_max_deliveries",

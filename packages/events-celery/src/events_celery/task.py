@@ -4,6 +4,10 @@ Order matters for safety: the envelope's shape is checked, then its signature, a
 is its body decoded, its linker looked up and its classes rebuilt (through the linker's type
 policy, never by importing). A refused message is never executed: it is dead-lettered when an
 add-on takes it, else logged, and always rejected without requeue.
+
+A batch (envelope version 2) is verified whole, then each of its emissions is decoded, run
+and, when a handler failed, retried or dead-lettered on its own, in the batch's order; the
+async handlers of the batch share one run of the worker's event loop.
 """
 
 from __future__ import annotations
@@ -17,23 +21,26 @@ from typing import Any
 from celery import Celery, Task
 from celery.exceptions import Reject, Retry
 
-from events_celery.addons import Delivery, Failure, Outcome, Rejection
-from events_celery.body import Body, decode_body, read_frame
+from events_celery.addons import AddonChain, Delivery, Failure, Outcome, Rejection
+from events_celery.batchwire import BatchItem, read_items
+from events_celery.body import Body, decode_frame, read_frame
 from events_celery.envelope import Envelope
 from events_celery.errors import (
     DecodeError,
+    EmissionFailedError,
     EnvelopeError,
     PublishError,
     UnregisteredError,
 )
 from events_celery.failures import failed_error, log_failures
 from events_celery.publisher import TASK_NAME
-from events_celery.runtime import attached_runtime
+from events_celery.runtime import EventsRuntime, attached_runtime
 from events_celery.timelimit import limited
 from events_celery.trust import LinkerTypes
 from events_core.emission import EventEmission
 from events_core.events import class_path
 from events_core.registry import EventLinker, Selection, find_linker
+from events_core.report import EmissionReport
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +95,16 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         envelope.verify(runtime.settings.keyring)
         if not runtime.settings.accepts(envelope.codec):
             raise DecodeError(f"the {envelope.codec} codec is not enabled on this worker")
-        body, emission, unregistered = _decode(
-            envelope, runtime.settings.value("events_handler_time_limit")
-        )
+        if envelope.is_batch:
+            items = read_items(envelope.body)
+        else:
+            body, emission, unregistered = _decode(
+                envelope, runtime.settings.value("events_handler_time_limit")
+            )
     except EnvelopeError as exc:
         _reject(task, message, exc, queue)
+    if envelope.is_batch:
+        return _execute_batch(task, runtime, envelope, items, queue)
     addons = runtime.addons
     delivery = Delivery(task, envelope, body, emission, unregistered)
     addons.before_run(delivery)
@@ -128,15 +140,90 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     raise error from error.__cause__
 
 
+def _execute_batch(
+    task: Task, runtime: EventsRuntime, batch: Envelope, items: tuple[BatchItem, ...], queue: str
+) -> dict[str, Any]:
+    """Run a verified batch's emissions in order, each failing one retried on its own."""
+    keyring = runtime.settings.keyring
+    time_limit = runtime.settings.value("events_handler_time_limit")
+    deliveries: list[Delivery] = []
+    for item in items:
+        # Each emission gets the envelope a single message of it would have had, signed
+        # with this worker's key, for its retry and its dead letter (which replay verifies).
+        envelope = Envelope(item.id, item.event, batch.codec, item.body).signed_with(keyring)
+        try:
+            body, emission, unregistered = _decode(envelope, time_limit)
+        except EnvelopeError as exc:
+            # Before anything runs: requeueing the batch if this cannot be dead-lettered
+            # runs nothing twice.
+            _refuse(task, envelope.to_message(), exc, queue)
+            continue
+        deliveries.append(Delivery(task, envelope, body, emission, unregistered))
+    addons = runtime.addons
+    if all(delivery.emission.runs_inline for delivery in deliveries):
+        reports = [_run_inline(addons, delivery) for delivery in deliveries]
+    else:
+        reports = worker_loop().run_until_complete(_run_in_loop(addons, deliveries))
+    failed: list[EmissionFailedError] = []
+    for delivery, report in zip(deliveries, reports, strict=True):
+        if report.ok and not delivery.unregistered:
+            continue
+        emission = delivery.emission
+        failure = Failure(
+            task, delivery.envelope, delivery.body, emission, report, delivery.unregistered
+        )
+        log_failures(failure)
+        error = failed_error(failure)
+        try:
+            outcome = addons.on_failure(failure)
+        except Exception as exc:
+            addons.after_failure(failure, Outcome.REQUEUED)
+            logger.error(
+                "emission %s of %s: could not retry or dead-letter (%s); batch %s requeued",
+                emission.id,
+                emission.event,
+                _cause_name(exc),
+                batch.id,
+            )
+            raise Reject(exc, requeue=True) from exc
+        addons.after_failure(failure, outcome)
+        if outcome is None:
+            logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
+            failed.append(error)
+    if failed:
+        raise failed[0] from failed[0].__cause__
+    logger.debug("batch %s of %d emissions executed", batch.id, len(items))
+    return {"event": batch.event, "id": batch.id, "emissions": len(deliveries)}
+
+
+def _run_inline(addons: AddonChain, delivery: Delivery) -> EmissionReport:
+    addons.before_run(delivery)
+    report = delivery.emission.run()
+    addons.after_run(delivery, report)
+    return report
+
+
+async def _run_in_loop(addons: AddonChain, deliveries: list[Delivery]) -> list[EmissionReport]:
+    reports: list[EmissionReport] = []
+    for delivery in deliveries:
+        addons.before_run(delivery)
+        emission = delivery.emission
+        report = emission.run() if emission.runs_inline else await emission.arun()
+        addons.after_run(delivery, report)
+        reports.append(report)
+    return reports
+
+
 def _decode(envelope: Envelope, time_limit: float) -> tuple[Body, EventEmission, tuple[str, ...]]:
-    linker_path = read_frame(envelope.body)["linker"]
+    frame = read_frame(envelope.body)
+    linker_path = frame["linker"]
     linker = find_linker(linker_path)
     if linker is None:
         raise UnregisteredError(f"linker {linker_path!r} is not imported on this worker")
     resolver = _resolvers.get(linker)
     if resolver is None:
         resolver = _resolvers[linker] = LinkerTypes(linker)
-    body = decode_body(envelope.body, envelope.codec, resolver)
+    body = decode_frame(frame, envelope.codec, resolver)
     event: object = envelope.event
     if body.kind == "class":
         if not body.args or class_path(type(body.args[0])) != envelope.event:
@@ -173,6 +260,12 @@ def _select(linker: type[EventLinker], event: object, refs: tuple[str, ...] | No
 
 
 def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> Any:
+    _refuse(task, message, error, queue)
+    raise Reject(f"{error.reason}: {error}", requeue=False)
+
+
+def _refuse(task: Task, message: object, error: EnvelopeError, queue: str) -> None:
+    """Dead-letter (or log) a refused message; requeue the delivery when that fails."""
     addons = attached_runtime(task.app).addons
     rejection = Rejection(task, message, error, queue)
     try:
@@ -195,7 +288,6 @@ def _reject(task: Task, message: object, error: EnvelopeError, queue: str) -> An
             error,
             extra={"emission_id": task.request.id, "reason": str(error.reason)},
         )
-    raise Reject(f"{error.reason}: {error}", requeue=False)
 
 
 def _cause_name(exc: Exception) -> str:

@@ -16,6 +16,8 @@ Needs `events-contrib[sqlalchemy]`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -221,6 +223,15 @@ class OutboxEventEmitter(CeleryEventEmitter):
             )
         self.outbox = outbox
         self.session = session
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Emits inside the block are rows of the transaction, as outside it.
+
+        Each emission is its own row (and message): the relay already publishes rows in
+        batches, and the transaction, not the block, decides what is sent.
+        """
+        yield
 
     def deliver(self, envelope: Envelope, queue: str) -> None:
         """Add the sealed envelope to the session as a row for `queue`.
