@@ -152,6 +152,30 @@ def test_the_relay_publishes_in_id_order_and_marks_the_rows(app: Celery, outbox:
     assert figures.lag is not None
 
 
+def test_relay_meters_count_published_rows_and_report_what_is_pending(
+    app: Celery, outbox: Outbox
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from events_contrib.outboxmetrics import RelayMeters
+
+    meters = RelayMeters(CollectorRegistry())
+    with Session(outbox.engine) as session, session.begin():
+        emitter = outbox.emitter(session, linker=OutboxLinker)
+        for number in range(3):
+            emitter.emit("order.placed", number)
+    relay = outbox.relay(batch=2, meters=meters)
+    relay.relay_batch()
+    figures = pending_of(outbox)
+    meters.report(figures.pending, figures.lag)
+    value = meters.registry.get_sample_value
+    assert value("events_outbox_relayed_total") == 2
+    assert value("events_outbox_pending") == 1
+    assert value("events_outbox_lag_seconds") is not None
+    relay.relay_batch()
+    assert value("events_outbox_relayed_total") == 3
+
+
 def test_a_relay_with_no_retention_deletes_what_it_published(app: Celery, outbox: Outbox) -> None:
     with Session(outbox.engine) as session, session.begin():
         outbox.emitter(session, linker=OutboxLinker).emit("order.placed", 1)

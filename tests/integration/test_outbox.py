@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from events_contrib.outbox import Outbox
-from tests.integration.brokers import PrivateRedis
+from tests.integration.brokers import PrivateRedis, free_port
 from tests.integration.conftest import require
 from tests.integration.support import (
     BROKERS,
@@ -393,3 +394,55 @@ def test_status_reports_pending_rows_and_the_relay_lag(
     assert after["published_kept"] == 3
     relay.process.send_signal(signal.SIGTERM)
     assert relay.process.wait(timeout=30) == 0
+
+
+def test_a_relay_serves_its_metrics_on_a_port(
+    queue: str,
+    engine: Engine,
+    table: str,
+    recorder: Recorder,
+    worker_factory: Callable[..., WorkerProcess],
+    relay_factory: RelayFactory,
+) -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    broker_url = BROKERS["redis"]
+    require(broker_url, "redis")
+    conf = base_conf(queue)
+    outbox = outbox_for(make_app(broker_url, conf), engine, table)
+    emit_committed(outbox, range(250))
+
+    def scrape(port: int) -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            found = response.read().decode()
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(found)
+            for sample in family.samples
+            if sample.name.startswith("events_outbox_")
+        }
+
+    def wait_for(port: int, name: str, value: float) -> dict[str, float]:
+        deadline = time.monotonic() + 30
+        while (samples := scrape(port)).get(name) != value:
+            assert time.monotonic() < deadline, samples
+            time.sleep(0.2)
+        return samples
+
+    # A relay whose broker is down publishes nothing and reports what waits.
+    stuck_port = free_port()
+    stuck = relay_factory(
+        f"redis://127.0.0.1:{free_port()}/0", conf, "--metrics-port", str(stuck_port)
+    )
+    samples = wait_for(stuck_port, "events_outbox_pending", 250)
+    assert samples["events_outbox_relayed_total"] == 0
+    stuck.stop()
+
+    worker_factory(broker_url, [queue], conf)
+    port = free_port()
+    relay_factory(broker_url, conf, "--metrics-port", str(port))
+    wait_handled(recorder, range(250))
+    samples = wait_for(port, "events_outbox_pending", 0)
+    assert samples["events_outbox_relayed_total"] == 250
+    assert samples["events_outbox_lag_seconds"] >= 0

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, registry
 from events_celery.emitter import CeleryEventEmitter
 from events_celery.envelope import MAX_EVENT_NAME, Envelope
 from events_contrib.errors import ConfigurationError
+from events_contrib.outboxmetrics import RelayMeters
 from events_contrib.outboxrelay import (
     DEFAULT_BATCH,
     DEFAULT_LOG_INTERVAL,
@@ -146,6 +147,7 @@ class Outbox:
         notify: bool | None = None,
         poll: float | None = None,
         log_interval: float = DEFAULT_LOG_INTERVAL,
+        meters: RelayMeters | None = None,
     ) -> Relay:
         """A relay of this outbox, to `run()` in a process or thread of your own.
 
@@ -158,6 +160,7 @@ class Outbox:
             notify=notify,
             poll=poll,
             log_interval=log_interval,
+            meters=meters,
         )
 
     def _attach_notify_trigger(self) -> None:

@@ -21,7 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from events_celery.loading import load_app
 from events_contrib.__about__ import __version__
+from events_contrib.errors import ConfigurationError
 from events_contrib.outbox import DEFAULT_TABLE, Outbox
+from events_contrib.outboxmetrics import RelayMeters
 from events_contrib.outboxrelay import (
     DEFAULT_BATCH,
     DEFAULT_LOG_INTERVAL,
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument(
         "--log-interval", type=float, default=DEFAULT_LOG_INTERVAL, help="seconds between reports"
     )
+    relay.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics here (needs [prometheus])"
+    )
+    relay.add_argument("--metrics-address", default="127.0.0.1", help="address of --metrics-port")
     status = commands.add_parser("status", parents=[common], help="pending rows and lag")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -90,6 +96,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def relay(outbox: Outbox, options: argparse.Namespace) -> int:
     """Run a relay in the foreground until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(levelname)s] %(message)s")
+    meters = None
+    if options.metrics_port is not None:
+        meters = RelayMeters()
+        try:
+            meters.serve(options.metrics_port, options.metrics_address)
+        except OSError as exc:
+            raise ConfigurationError(
+                "metrics_port",
+                f"cannot listen on {options.metrics_address}:{options.metrics_port} "
+                f"({exc.strerror or type(exc).__name__})",
+            ) from exc
     Relay(
         outbox,
         batch=options.batch,
@@ -97,6 +114,7 @@ def relay(outbox: Outbox, options: argparse.Namespace) -> int:
         notify=not options.no_notify,
         poll=options.poll,
         log_interval=options.log_interval,
+        meters=meters,
     ).run(handle_signals=True)
     return OK
 

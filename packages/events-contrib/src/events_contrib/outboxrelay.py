@@ -28,6 +28,7 @@ from events_celery.envelope import Envelope
 from events_celery.errors import MalformedEnvelopeError, PublishError
 from events_contrib.backoff import Backoff, compute_backoff
 from events_contrib.errors import ConfigurationError
+from events_contrib.outboxmetrics import RelayMeters
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class Relay:
             published them.
         notify: wait for PostgreSQL's NOTIFY between batches (default: on PostgreSQL).
         poll: seconds between looks at the table without a notification.
-        log_interval: seconds between progress lines.
+        log_interval: seconds between progress lines (and updates of the meters' gauges).
+        meters: Prometheus meters to count into (`events_contrib.outboxmetrics`), if any.
 
     Raises:
         ConfigurationError: a batch below 1, or a negative retention, poll or interval.
@@ -149,6 +151,7 @@ class Relay:
         notify: bool | None = None,
         poll: float | None = None,
         log_interval: float = DEFAULT_LOG_INTERVAL,
+        meters: RelayMeters | None = None,
     ) -> None:
         if type(batch) is not int or batch < 1:
             raise ConfigurationError("batch", f"expected a row count from 1, got {batch!r}")
@@ -165,6 +168,7 @@ class Relay:
             raise ConfigurationError("poll", f"expected seconds above 0, got {poll!r}")
         self.poll = float(poll)
         self.log_interval = float(log_interval)
+        self.meters = meters
         self.publisher = runtime_of(outbox.app).publisher
         self.published = 0
         """Rows this relay has published so far."""
@@ -261,6 +265,8 @@ class Relay:
                 self._failures = 0
             self._mark(connection, sent)
         self.published += len(sent)
+        if self.meters is not None and sent:
+            self.meters.relayed.inc(len(sent))
         return len(sent)
 
     def sweep(self) -> int:
@@ -286,6 +292,8 @@ class Relay:
 
     def _log_progress(self, rate: float) -> None:
         figures = pending_of(self.outbox)
+        if self.meters is not None:
+            self.meters.report(figures.pending, figures.lag)
         logger.info(
             "outbox relay: %d pending, %.1f rows/s, lag %s",
             figures.pending,
