@@ -18,13 +18,13 @@ import pytest
 from celery import Celery, states
 from celery.exceptions import Reject
 
-from events_celery import CeleryEventEmitter, Envelope, install
+from events_celery import CeleryEventEmitter, Envelope, install, loops
 from events_celery.body import Body, Meta
 from events_celery.bootstrap import runtime_of
 from events_celery.errors import EmissionFailedError
+from events_celery.loops import worker_loop
 from events_celery.publisher import TASK_NAME
 from events_celery.reasons import Reason
-from events_celery.task import worker_loop
 from events_core import EventLinker
 from events_core.emission import new_emission_id
 
@@ -284,6 +284,22 @@ def test_an_async_handler_runs_on_the_worker_loop(app: Celery, linker: type[Even
     [loop] = [args[0] for name, args, _ in calls if name == "notify_async"]
     assert loop is worker_loop()
     assert sorted(name for name, _, _ in calls) == ["notify", "notify_async"]
+
+
+def test_in_the_consumers_thread_each_run_gets_a_loop_of_its_own_and_closes_it(
+    app: Celery, linker: type[EventLinker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loops, "_consumer", None)
+    loops.mark_consumer_thread()
+    linker.on("OrderPlaced")(notify_async)
+
+    execute(app, envelope_for(app, linker, "OrderPlaced", 1))
+    execute(app, envelope_for(app, linker, "OrderPlaced", 2))
+
+    used = [args[0] for name, args, _ in calls if name == "notify_async"]
+    assert len(used) == 2
+    assert used[0] is not used[1]
+    assert all(loop.is_closed() and loop is not worker_loop() for loop in used)
 
 
 def test_the_worker_loop_is_made_once_and_reused() -> None:

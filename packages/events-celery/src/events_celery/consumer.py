@@ -20,7 +20,8 @@ from events_celery.addons import MAX_RAW_BYTES, Rejection
 from events_celery.deliveries import deliveries, not_started, redelivered, republish
 from events_celery.errors import DecodeError, DeliveryLimitError, EnvelopeError, PublishError
 from events_celery.guard import MessageGuard, message_queue, raw_body
-from events_celery.redisread import SCHEMES, TRANSPORT, Channel
+from events_celery.loops import mark_consumer_thread
+from events_celery.redisread import SCHEMES, TRANSPORT, Channel, Transport
 from events_celery.runtime import EventsRuntime, attached_runtime
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,11 @@ class GuardStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery has no
 
     def start(self, parent: Any) -> None:
         """Set aside unreadable items of the Redis channel the task consumer reads."""
+        mark_consumer_thread()
+        if not isinstance(parent.connection.transport, Transport):
+            # Asking another transport for its default channel opens a second channel on
+            # the consumer's connection, and py-amqp then stalls a solo worker for seconds.
+            return
         runtime = attached_runtime(parent.app)
         channel = parent.connection.default_channel
         if isinstance(channel, Channel):

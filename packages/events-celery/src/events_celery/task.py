@@ -12,10 +12,7 @@ async handlers of the batch share one run of the worker's event loop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import threading
 from typing import Any
 
 from celery import Celery, Task
@@ -33,6 +30,7 @@ from events_celery.errors import (
     UnregisteredError,
 )
 from events_celery.failures import failed_error, log_failures
+from events_celery.loops import run_async
 from events_celery.publisher import TASK_NAME
 from events_celery.runtime import EventsRuntime, attached_runtime
 from events_celery.timelimit import limited
@@ -44,20 +42,7 @@ from events_core.report import EmissionReport
 
 logger = logging.getLogger(__name__)
 
-_loops = threading.local()
 _resolvers: dict[type[EventLinker], LinkerTypes] = {}
-
-
-def worker_loop() -> asyncio.AbstractEventLoop:
-    """The event loop of this worker process (of this thread, with a threads pool).
-
-    Made once and reused for every message, never one `asyncio.run` per message.
-    """
-    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
-    if loop is None or getattr(_loops, "pid", None) != os.getpid() or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _loops.loop, _loops.pid = loop, os.getpid()
-    return loop
 
 
 def register_task(app: Celery) -> Any:
@@ -108,10 +93,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     addons = runtime.addons
     delivery = Delivery(task, envelope, body, emission, unregistered)
     addons.before_run(delivery)
-    if emission.runs_inline:
-        report = emission.run()
-    else:
-        report = worker_loop().run_until_complete(emission.arun())
+    report = emission.run() if emission.runs_inline else run_async(emission.arun())
     addons.after_run(delivery, report)
     if report.ok and not unregistered:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
@@ -163,7 +145,7 @@ def _execute_batch(
     if all(delivery.emission.runs_inline for delivery in deliveries):
         reports = [_run_inline(addons, delivery) for delivery in deliveries]
     else:
-        reports = worker_loop().run_until_complete(_run_in_loop(addons, deliveries))
+        reports = run_async(_run_in_loop(addons, deliveries))
     failed: list[EmissionFailedError] = []
     for delivery, report in zip(deliveries, reports, strict=True):
         if report.ok and not delivery.unregistered:
