@@ -65,6 +65,9 @@ def _address(value: Any) -> str:
     return value
 
 
+_MAX_CHILDREN = 4096
+"""Bound of the caches of label children and event labels (labels are bounded already)."""
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "events_metrics",
@@ -97,6 +100,11 @@ class MetricsAddon(Addon):
     enabled = False
 
     _meters: Meters | None = None
+
+    def __init__(self) -> None:
+        # Label children by (event, handler), and event labels: the hot path of every run.
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._labels: dict[tuple[str, str, str], str] = {}
 
     @property
     def meters(self) -> Meters:
@@ -139,11 +147,32 @@ class MetricsAddon(Addon):
 
     def after_run(self, delivery: Delivery, report: EmissionReport) -> None:
         """Time every handler; count those that succeeded."""
-        event = event_label(delivery.emission, delivery.body.linker)
+        event = self._event_label(delivery.emission, delivery.body.linker)
+        meters = self.meters
+        children = self._children
         for outcome in report.outcomes:
-            self.meters.duration.labels(event, outcome.handler).observe(outcome.duration)
+            key = (event, outcome.handler)
+            found = children.get(key)
+            if found is None:
+                if len(children) >= _MAX_CHILDREN:
+                    children.clear()
+                found = children[key] = (
+                    meters.duration.labels(event, outcome.handler),
+                    meters.handled.labels(event, outcome.handler, "success"),
+                )
+            found[0].observe(outcome.duration)
             if outcome.ok:
-                self.meters.handled.labels(event, outcome.handler, "success").inc()
+                found[1].inc()
+
+    def _event_label(self, emission: EventEmission, linker_path: str) -> str:
+        """`event_label`, remembered for the events a worker's registry has."""
+        key = (linker_path, emission.kind, emission.event)
+        label = self._labels.get(key)
+        if label is None:
+            label = event_label(emission, linker_path)
+            if label != OTHER_EVENT and len(self._labels) < _MAX_CHILDREN:
+                self._labels[key] = label
+        return label
 
     def after_failure(self, failure: Failure, outcome: Outcome | None) -> None:
         """Count each failed handler by its fate, and the dead letter if one was written."""

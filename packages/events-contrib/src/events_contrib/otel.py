@@ -8,6 +8,7 @@ the run (async handlers run concurrently) and lasts the outcome's `duration`.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -166,6 +167,8 @@ def _carrier(value: object) -> Mapping[str, str]:
     return {key: item for key, item in value.items() if isinstance(item, str)}
 
 
-def _handler_attributes(ref: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=4096)
+def _handler_attributes(ref: str) -> Mapping[str, Any]:
+    """A handler span's attributes (the SDK copies them; handler refs are bounded)."""
     module, _, qualname = ref.partition(":")
     return {"events.handler": ref, "code.namespace": module, "code.function": qualname}
