@@ -92,28 +92,11 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
         return _execute_batch(task, runtime, envelope, items, queue)
     addons = runtime.addons
     delivery = Delivery(task, envelope, body, emission, unregistered)
-    addons.before_run(delivery)
-    report = emission.run() if emission.runs_inline else run_async(emission.arun())
-    addons.after_run(delivery, report)
+    report = _run(addons, delivery)
     if report.ok and not unregistered:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
         return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
-    failure = Failure(task, envelope, body, emission, report, unregistered)
-    log_failures(failure)
-    error = failed_error(failure)
-    try:
-        outcome = addons.on_failure(failure)
-    except Exception as exc:
-        # Whatever broke (the broker, a bug in an add-on), the message must not be lost.
-        addons.after_failure(failure, Outcome.REQUEUED)
-        logger.error(
-            "emission %s of %s: could not retry or dead-letter (%s); requeued",
-            emission.id,
-            emission.event,
-            _cause_name(exc),
-        )
-        raise Reject(exc, requeue=True) from exc
-    addons.after_failure(failure, outcome)
+    outcome, error = _settle(addons, delivery, report, "requeued")
     if outcome is Outcome.DEAD_LETTERED:
         raise Reject(error, requeue=False)
     if outcome is Outcome.RETRIED:
@@ -143,33 +126,16 @@ def _execute_batch(
         deliveries.append(Delivery(task, envelope, body, emission, unregistered))
     addons = runtime.addons
     if all(delivery.emission.runs_inline for delivery in deliveries):
-        reports = [_run_inline(addons, delivery) for delivery in deliveries]
+        reports = [_run(addons, delivery) for delivery in deliveries]
     else:
         reports = run_async(_run_in_loop(addons, deliveries))
     failed: list[EmissionFailedError] = []
     for delivery, report in zip(deliveries, reports, strict=True):
         if report.ok and not delivery.unregistered:
             continue
-        emission = delivery.emission
-        failure = Failure(
-            task, delivery.envelope, delivery.body, emission, report, delivery.unregistered
-        )
-        log_failures(failure)
-        error = failed_error(failure)
-        try:
-            outcome = addons.on_failure(failure)
-        except Exception as exc:
-            addons.after_failure(failure, Outcome.REQUEUED)
-            logger.error(
-                "emission %s of %s: could not retry or dead-letter (%s); batch %s requeued",
-                emission.id,
-                emission.event,
-                _cause_name(exc),
-                batch.id,
-            )
-            raise Reject(exc, requeue=True) from exc
-        addons.after_failure(failure, outcome)
+        outcome, error = _settle(addons, delivery, report, f"batch {batch.id} requeued")
         if outcome is None:
+            emission = delivery.emission
             logger.error("emission %s of %s failed: %s", emission.id, emission.event, error)
             failed.append(error)
     if failed:
@@ -178,11 +144,44 @@ def _execute_batch(
     return {"event": batch.event, "id": batch.id, "emissions": len(deliveries)}
 
 
-def _run_inline(addons: AddonChain, delivery: Delivery) -> EmissionReport:
+def _run(addons: AddonChain, delivery: Delivery) -> EmissionReport:
+    """Run one emission between the add-ons' `before_run` and `after_run`."""
     addons.before_run(delivery)
-    report = delivery.emission.run()
+    emission = delivery.emission
+    report = emission.run() if emission.runs_inline else run_async(emission.arun())
     addons.after_run(delivery, report)
     return report
+
+
+def _settle(
+    addons: AddonChain, delivery: Delivery, report: EmissionReport, requeued: str
+) -> tuple[Outcome | None, EmissionFailedError]:
+    """Log a failed emission and let the add-ons retry or dead-letter it.
+
+    Raises:
+        Reject: the add-ons could not (the broker, a bug in one): the message is requeued
+            (`requeued` says what, in the log), so nothing is lost.
+    """
+    emission = delivery.emission
+    failure = Failure(
+        delivery.task, delivery.envelope, delivery.body, emission, report, delivery.unregistered
+    )
+    log_failures(failure)
+    error = failed_error(failure)
+    try:
+        outcome = addons.on_failure(failure)
+    except Exception as exc:
+        addons.after_failure(failure, Outcome.REQUEUED)
+        logger.error(
+            "emission %s of %s: could not retry or dead-letter (%s); %s",
+            emission.id,
+            emission.event,
+            _cause_name(exc),
+            requeued,
+        )
+        raise Reject(exc, requeue=True) from exc
+    addons.after_failure(failure, outcome)
+    return outcome, error
 
 
 async def _run_in_loop(addons: AddonChain, deliveries: list[Delivery]) -> list[EmissionReport]:
