@@ -314,7 +314,8 @@ def test_one_transaction_s_events_are_handled_in_emitted_order(
     worker_factory: Callable[..., WorkerProcess],
     relay_factory: RelayFactory,
 ) -> None:
-    # A solo worker on RabbitMQ with a prefetch of one stalls between messages (docs/guides/worker.md).
+    # A solo worker on RabbitMQ stalls between messages with a prefetch of one
+    # (docs/guides/worker.md).
     conf = base_conf(queue, worker_prefetch_multiplier=2)
     outbox = outbox_for(make_app(broker_url, conf), engine, table)
     worker_factory(broker_url, [queue], conf, pool="solo")
