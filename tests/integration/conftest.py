@@ -94,3 +94,7 @@ def worker_factory(tmp_path: Path, recorder: Recorder) -> Iterator[Callable[...,
     yield start
     for worker in started:
         worker.stop()
+    for worker in started:
+        # Shown by pytest only when the test failed: what each worker logged last.
+        print(f"--- {worker.log_path.name} ---")
+        print("\n".join(worker.log().splitlines()[-80:]))

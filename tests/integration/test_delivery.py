@@ -38,8 +38,10 @@ def test_every_emission_is_handled_after_the_worker_is_killed_mid_handler(
     conf = base_conf(queue, broker_transport_options=options)
     first = worker_factory(broker_url, [queue], conf, concurrency=2)
     emitter = CeleryEventEmitter(make_app(broker_url, conf))
+    # Handlers long enough that the kill lands mid-handler, not in the instant the worker
+    # fetches its next messages (docs/guides/delivery.md, "the fetch window").
     for number in range(EMISSIONS):
-        emitter.emit("itest.slow", number, seconds=0.4)
+        emitter.emit("itest.slow", number, seconds=1.5)
     recorder.wait_for(lambda records: len(records) >= 3)
 
     first.kill_group()

@@ -314,11 +314,9 @@ def test_one_transaction_s_events_are_handled_in_emitted_order(
     worker_factory: Callable[..., WorkerProcess],
     relay_factory: RelayFactory,
 ) -> None:
-    # A solo worker on RabbitMQ stalls between messages with a prefetch of one
-    # (docs/guides/worker.md).
-    conf = base_conf(queue, worker_prefetch_multiplier=2)
+    conf = base_conf(queue)
     outbox = outbox_for(make_app(broker_url, conf), engine, table)
-    worker_factory(broker_url, [queue], conf, pool="solo")
+    worker_factory(broker_url, [queue], conf, concurrency=1)
     relay_factory(broker_url, conf)
     emit_committed(outbox, range(100), per_transaction=100)
     wait_handled(recorder, range(100))
