@@ -20,7 +20,7 @@ from events_celery import BatchPublishError, CeleryEventEmitter, Envelope, Publi
 from events_celery.addons import Addon, Delivery, Failure, Outcome, Outgoing
 from events_celery.batchwire import MAX_BATCH_ITEMS, BatchItem, join_items, read_items
 from events_celery.bootstrap import runtime_of
-from events_celery.envelope import BATCH_EVENT, BATCH_VERSION
+from events_celery.envelope import BATCH_EVENT, BATCH_VERSION, VERSION
 from events_celery.errors import ConfigurationError, DecodeError, EncodeError
 from events_celery.guard import MessageGuard
 from events_celery.publisher import TASK_NAME
@@ -442,7 +442,7 @@ def test_emits_of_other_threads_and_after_the_block_do_not_join_it(
     asyncio.run(main())
 
     found = [Envelope.parse(message) for message, _ in drain(queue_of(app))]
-    assert [envelope.v for envelope in found] == [1, BATCH_VERSION, 1]
+    assert [envelope.v for envelope in found] == [VERSION, BATCH_VERSION, VERSION]
     assert len(read_items(found[1].body)) == 2
 
 

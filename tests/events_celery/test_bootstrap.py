@@ -16,6 +16,7 @@ from events_celery.errors import ConfigurationError
 from events_celery.publisher import TASK_NAME
 from events_celery.runtime import EventsRuntime, attached_runtime
 from events_celery.settings import Option
+from events_celery.wire import CONTENT_TYPE
 
 
 def test_install_registers_the_executing_task_with_late_acks(app: Celery) -> None:
@@ -86,13 +87,24 @@ def test_install_refuses_something_that_is_not_a_celery_app(given: object) -> No
     "arguments",
     [{}, {"signing_key": "secret"}, {"signing_key": "secret", "serializer": "pickle"}],
 )
-def test_the_app_keeps_accepting_json_only(app: Celery, arguments: dict[str, Any]) -> None:
+def test_the_app_accepts_json_and_envelope_messages_only(
+    app: Celery, arguments: dict[str, Any]
+) -> None:
     before = (app.conf.task_serializer, app.conf.result_serializer)
 
     install(app, **arguments)
+    install(app, **arguments)
 
-    assert list(app.conf.accept_content) == ["json"]
+    assert list(app.conf.accept_content) == ["json", CONTENT_TYPE]
     assert (app.conf.task_serializer, app.conf.result_serializer) == before
+
+
+def test_the_content_types_an_app_accepts_are_kept(app: Celery) -> None:
+    app.conf.accept_content = ["application/json", "msgpack"]
+
+    install(app)
+
+    assert list(app.conf.accept_content) == ["application/json", "msgpack", CONTENT_TYPE]
 
 
 def test_attached_runtime_refuses_an_app_that_was_never_installed(app: Celery) -> None:

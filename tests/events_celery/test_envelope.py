@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events_celery import Envelope
+from events_celery.envelope import LEGACY_VERSION, VERSION
 from events_celery.errors import MalformedEnvelopeError, SignatureError
 from events_celery.signing import Keyring
 
@@ -32,7 +33,7 @@ def message(**changes: Any) -> dict[str, Any]:
 
 def test_a_message_has_exactly_the_wire_fields() -> None:
     assert envelope(kid="k", sig=SIG).to_message() == {
-        "v": 1,
+        "v": VERSION,
         "id": ID,
         "event": "OrderPlaced",
         "codec": "json",
@@ -104,7 +105,7 @@ def test_parse_refuses_an_empty_object_naming_every_missing_field() -> None:
     assert "missing body, codec, event, id, kid, sig, v" in str(caught.value)
 
 
-@pytest.mark.parametrize("version", [3, 0, -1, True, False, 1.0, "1", None, [1]])
+@pytest.mark.parametrize("version", [4, 0, -1, True, False, 1.0, "1", None, [1]])
 def test_parse_refuses_every_version_but_the_integer_ones(version: object) -> None:
     with pytest.raises(MalformedEnvelopeError, match="unsupported envelope version"):
         Envelope.parse(message(v=version))
@@ -164,15 +165,30 @@ def test_malformed_errors_carry_the_malformed_reason() -> None:
     assert caught.value.reason == "malformed"
 
 
-def test_canonical_bytes_are_sorted_compact_utf8_json_without_the_signature() -> None:
-    signed = envelope(event="Commande passée", kid="current", sig=SIG)
+def test_signed_bytes_are_the_sorted_compact_fields_a_newline_and_the_body_as_sent() -> None:
+    signed = envelope(event="Commande passée", body='{"a":"é\\""}', kid="current", sig=SIG)
 
-    canonical = signed.signed_part()
+    assert signed.signed_part() == (
+        b'{"codec":"json","event":"Commande pass\xc3\xa9e",'
+        b'"id":"' + ID.encode() + b'","kid":"current","v":3}\n{"a":"\xc3\xa9\\""}'
+    )
 
-    assert canonical == (
+
+def test_version_1_signs_the_sorted_compact_json_of_every_field_but_the_signature() -> None:
+    signed = envelope(event="Commande passée", kid="current", sig=SIG, v=LEGACY_VERSION)
+
+    assert signed.signed_part() == (
         b'{"body":"{}","codec":"json","event":"Commande pass\xc3\xa9e",'
         b'"id":"' + ID.encode() + b'","kid":"current","v":1}'
     )
+
+
+def test_a_signature_of_one_version_does_not_verify_as_another() -> None:
+    assert KEYRING is not None
+    signed = envelope().signed_with(KEYRING)
+
+    with pytest.raises(SignatureError):
+        replace(signed, v=LEGACY_VERSION).verify(KEYRING)
 
 
 def test_canonical_bytes_do_not_depend_on_the_signature() -> None:

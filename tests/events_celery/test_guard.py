@@ -17,6 +17,7 @@ from events_celery.errors import (
 )
 from events_celery.guard import MAX_MESSAGE_DEPTH, MessageGuard
 from events_celery.reasons import Reason
+from events_celery.wire import CONTENT_TYPE, encode_message
 
 QUEUE = "events"
 GUARD = MessageGuard(frozenset({QUEUE}), max_bytes=4096, accept_tasks=("celery.chord*",))
@@ -109,3 +110,28 @@ def test_the_guard_covers_its_queues_and_our_task_anywhere() -> None:
     assert GUARD.covers(message(queue="other"))
     assert GUARD.covers(message(headers={"task": "shop.send_mail"}, queue="other"))
     assert not GUARD.covers(message(headers={"task": "shop.send_mail", "id": "x"}, queue="other"))
+
+
+def test_an_envelope_message_passes_with_its_body_as_text() -> None:
+    sent = {**ENVELOPE, "body": '{"a":"x\\"y"}'}
+    body = encode_message(((sent,), {}, {"callbacks": None}))
+
+    assert GUARD.check(message(body.encode(), content_type=CONTENT_TYPE)) == sent
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"no newline",
+        b"\xff\xfe\n{}",
+        b"[1, 2\n{}",
+        b'{"v": 3}\n{}',
+        b'[{"v": 3}, {}, {}]\n{}',
+        b'[{"v": 3, "body": "{}"}, {}]\n{}',
+        b"[" * 40 + b"{}" + b"]" * 40 + b"\n{}",
+        b"[" * 4000 + b"\n{}",
+    ],
+)
+def test_an_envelope_message_of_the_wrong_shape_is_refused(body: bytes) -> None:
+    with pytest.raises((DecodeError, MalformedEnvelopeError, TooDeepError)):
+        GUARD.check(message(body, content_type=CONTENT_TYPE))

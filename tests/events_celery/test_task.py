@@ -399,7 +399,7 @@ def test_a_message_that_is_not_an_envelope_is_rejected(app: Celery, message: obj
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("v", 3), ("v", True), ("codec", "yaml"), ("id", "nope"), ("sig", "xyz")],
+    [("v", 4), ("v", True), ("codec", "yaml"), ("id", "nope"), ("sig", "xyz")],
 )
 def test_a_malformed_envelope_is_rejected_and_runs_nothing(
     app: Celery, linker: type[EventLinker], field: str, value: object

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -10,6 +11,7 @@ from kombu import Connection, Exchange, Producer
 
 from events_celery import CeleryEventEmitter, Envelope
 from events_celery.bootstrap import runtime_of
+from events_celery.wire import CONTENT_TYPE, encode_message
 from tests.integration.handlers import NeverSubscribed
 from tests.integration.support import (
     Recorder,
@@ -113,7 +115,7 @@ GARBAGE: list[object] = [
     42,
     [],
     {"v": 1},
-    {**SHAPED, "sig": None, "v": 3},
+    {**SHAPED, "sig": None, "v": 4},
     {**SHAPED, "sig": None, "codec": "yaml"},
     {**SHAPED, "sig": None, "v": True},
     {**SHAPED, "sig": None, "id": "../etc"},
@@ -132,6 +134,36 @@ def test_garbage_envelopes_are_refused_as_malformed(
         send_raw(app, queue, message)
 
     assert_refused_then_legit_runs(app, queue, worker, recorder, "malformed", len(GARBAGE))
+
+
+def publish_wire(broker_url: str, queue: str, body: bytes) -> None:
+    """Publish `body` as an `events.execute` message in the envelope content type."""
+    with Connection(broker_url) as connection:
+        producer = Producer(connection, exchange=Exchange(""), routing_key=queue)
+        producer.publish(
+            body, content_type=CONTENT_TYPE, content_encoding="utf-8", declare=[],
+            headers={"lang": "py", "task": "events.execute", "id": uuid.uuid4().hex},
+        )  # fmt: skip
+
+
+def test_envelope_messages_changed_on_the_wire_or_misshapen_never_run(
+    broker_url: str, queue: str, recorder: Recorder, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    conf = signed_conf(queue)
+    worker = worker_factory(broker_url, [queue], conf)
+    app = make_app(broker_url, conf)
+    good = capture_envelope(app, "itest.text", "original", n=1)
+    sent = encode_message(((good.to_message(),), {}, None)).encode()
+    assert sent.endswith(good.body.encode())
+
+    publish_wire(broker_url, queue, sent.replace(b"original", b"tampered"))
+    worker.wait_log("refused (signature)")
+    for hostile in (b"no newline at all", b"\xff\xfe\n{}", b"[" * 5000 + b"\n{}", b"[1]\n{}"):
+        publish_wire(broker_url, queue, hostile)
+
+    assert_refused_then_legit_runs(app, queue, worker, recorder, "undecodable", 4)
+    assert worker.log().count("refused (") >= 5
+    assert "tampered" not in worker.log()
 
 
 def test_truncated_bodies_and_undecodable_bytes_do_not_crash_the_worker(

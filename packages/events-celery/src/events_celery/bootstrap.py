@@ -24,6 +24,7 @@ from events_celery.runtime import RUNTIME_ATTRIBUTE, EventsRuntime
 from events_celery.settings import EventsSettings
 from events_celery.task import register_task
 from events_celery.transport import apply_publish_defaults
+from events_celery.wire import CONTENT_TYPE, register_serializer
 
 _install_lock = threading.RLock()
 
@@ -48,7 +49,8 @@ def install(
 
     Arguments override the `events_*` settings of `app.conf`; call this after configuring
     the app. It adds the publish defaults to `broker_transport_options` (publisher confirms on
-    RabbitMQ, socket time-outs on Redis) without changing a key the user set. The add-ons are
+    RabbitMQ, socket time-outs on Redis) without changing a key the user set, and the content
+    type of envelope messages (`events_celery.wire`) to `accept_content`. The add-ons are
     those registered as `events_celery.addons` entry points (events-contrib is one), in the
     order of their names, then those given here, in order.
     Calling it again keeps the add-ons (and adds those given), re-reads the settings and sets
@@ -80,6 +82,7 @@ def install(
         )
         app.conf.update(overrides)
         apply_publish_defaults(app, settings)
+        _accept_envelopes(app)
         if runtime is None:
             task = register_task(app)
             app.steps["consumer"].add(GuardStep)
@@ -95,6 +98,13 @@ def install(
         runtime.addons = AddonChain(chain.addons)
         route_and_declare(runtime)
         return runtime
+
+
+def _accept_envelopes(app: Celery) -> None:
+    register_serializer()
+    accepted = list(app.conf.accept_content or ())
+    if CONTENT_TYPE not in accepted:
+        app.conf.accept_content = [*accepted, CONTENT_TYPE]
 
 
 def _discovered() -> list[Addon]:

@@ -1,16 +1,19 @@
-"""`Envelope`: the versioned JSON object that is the executing task's only argument.
+"""`Envelope`: the versioned object that is the executing task's only argument.
 
 ```
-{"v": 1, "id": "...", "event": "OrderPlaced", "codec": "json", "kid": null, "body": "...",
+{"v": 3, "id": "...", "event": "OrderPlaced", "codec": "json", "kid": null, "body": "...",
  "sig": null}
 ```
 
 `codec` names a codec of `events_celery.codecs`; `body` is text that only that codec reads,
 after the signature has been checked.
 
-Version 2 (`BATCH_VERSION`) is a batch: the same fields, signed the same way, whose `body` is
-a list of emissions (`events_celery.batchwire`); `id` is the batch's own and `event` is
-`BATCH_EVENT`.
+Version 3 (`VERSION`, one emission) signs the canonical JSON of the other fields, a newline
+and the body's UTF-8 bytes as they are sent (`events_celery.wire` carries them unescaped).
+Version 1 (`LEGACY_VERSION`, still read and, with `events_wire_version = 1`, written) signs
+the canonical JSON of all the fields, the body included. Version 2 (`BATCH_VERSION`) is a
+batch signed as version 1, whose `body` is a list of emissions (`events_celery.batchwire`);
+`id` is the batch's own and `event` is `BATCH_EVENT`.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from events_celery import codecs
 from events_celery.errors import MalformedEnvelopeError
 from events_celery.signing import MAX_KEY_ID, Keyring
 
-VERSION = 1
-"""The version of an envelope carrying one emission."""
+VERSION = 3
+"""The version of an envelope carrying one emission, signed over the bytes of its body."""
+
+LEGACY_VERSION = 1
+"""The first version of an envelope carrying one emission, signed over its JSON."""
 
 BATCH_VERSION = 2
 """The version of an envelope carrying a batch of emissions (`events_celery.batchwire`)."""
 
-VERSIONS = (VERSION, BATCH_VERSION)
+VERSIONS = (LEGACY_VERSION, BATCH_VERSION, VERSION)
 """The envelope versions this package writes and reads."""
 
 BATCH_EVENT = "events.batch"
@@ -62,8 +68,8 @@ class Envelope:
         return self.v == BATCH_VERSION
 
     def signed_part(self) -> bytes:
-        """The canonical bytes the signature covers: the envelope without `sig`."""
-        return _canonical(self.v, self.id, self.event, self.codec, self.kid, self.body)
+        """The bytes the signature covers: the envelope without `sig` (see the module)."""
+        return _signed_part(self.v, self.id, self.event, self.codec, self.kid, self.body)
 
     def signed_with(self, keyring: Keyring | None) -> Envelope:
         """Return this envelope signed with the keyring's signing key (unchanged if None)."""
@@ -71,7 +77,7 @@ class Envelope:
             return self
         kid = keyring.signing_kid
         _, signature = keyring.sign(
-            _canonical(self.v, self.id, self.event, self.codec, kid, self.body)
+            _signed_part(self.v, self.id, self.event, self.codec, kid, self.body)
         )
         return Envelope(self.id, self.event, self.codec, self.body, kid, signature, self.v)
 
@@ -152,9 +158,12 @@ class Envelope:
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _canonical(v: int, id: str, event: str, codec: str, kid: str | None, body: str) -> bytes:
-    fields = {"v": v, "id": id, "event": event, "codec": codec, "kid": kid, "body": body}
+def _signed_part(v: int, id: str, event: str, codec: str, kid: str | None, body: str) -> bytes:
+    fields: dict[str, object] = {"v": v, "id": id, "event": event, "codec": codec, "kid": kid}
     try:
+        if v == VERSION:
+            return _CANONICAL.encode(fields).encode("utf-8") + b"\n" + body.encode("utf-8")
+        fields["body"] = body
         return _CANONICAL.encode(fields).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise MalformedEnvelopeError("the envelope holds text that is not UTF-8") from exc

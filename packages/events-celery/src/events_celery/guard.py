@@ -24,6 +24,7 @@ from events_celery.errors import (
     TooLargeError,
 )
 from events_celery.publisher import TASK_NAME
+from events_celery.wire import CONTENT_TYPE, decode_message
 
 MAX_MESSAGE_DEPTH = 16
 """Deepest nesting of the task message itself (the event's payload is text inside it)."""
@@ -90,17 +91,23 @@ class MessageGuard:
             raise TooLargeError(
                 f"the message has {len(body)} bytes; events_max_message_bytes is {self.max_bytes}"
             )
-        if message.content_type != JSON_CONTENT_TYPE or message.content_encoding not in _ENCODINGS:
+        if message.content_encoding not in _ENCODINGS or message.content_type not in (
+            JSON_CONTENT_TYPE,
+            CONTENT_TYPE,
+        ):
             raise DecodeError(
                 f"content type {str(message.content_type)[:100]!r} is not {JSON_CONTENT_TYPE} "
-                f"in UTF-8"
+                f"or {CONTENT_TYPE} in UTF-8"
             )
-        try:
-            data = json.loads(body)
-        except RecursionError:
-            raise TooDeepError("the message is nested too deep to parse") from None
-        except ValueError:
-            raise DecodeError("the message body is not JSON") from None
+        if message.content_type == CONTENT_TYPE:
+            data: Any = list(decode_message(body))
+        else:
+            try:
+                data = json.loads(body)
+            except RecursionError:
+                raise TooDeepError("the message is nested too deep to parse") from None
+            except ValueError:
+                raise DecodeError("the message body is not JSON") from None
         _check_depth(data)
         if not (
             isinstance(data, list)

@@ -14,9 +14,10 @@ from kombu.exceptions import OperationalError
 
 from events_celery.batchwire import BatchItem, join_items
 from events_celery.body import Body
-from events_celery.envelope import BATCH_EVENT, BATCH_VERSION, Envelope
+from events_celery.envelope import BATCH_EVENT, BATCH_VERSION, VERSION, Envelope
 from events_celery.errors import EncodeError, PublishError
 from events_celery.settings import EventsSettings
+from events_celery.wire import SERIALIZER
 
 TASK_NAME = "events.execute"
 """Name of the task that executes emissions on workers."""
@@ -68,18 +69,19 @@ class Publisher:
             EncodeError: a payload value the codec cannot carry.
         """
         codec = self.settings.serializer
+        version: int = self.settings.value("events_wire_version")
         text = body.encode(codec)
-        # The body travels as a JSON string inside the task message: quotes and backslashes
-        # are escaped once more; the event name is repeated in the envelope, argsrepr and shadow.
-        escaped = text.count('"') + text.count("\\")
-        size = len(text) + escaped + 3 * len(event) + MESSAGE_OVERHEAD
+        size = len(text) + 3 * len(event) + MESSAGE_OVERHEAD
+        if version != VERSION:
+            # Version 1 sends the body as a JSON string: quotes and backslashes are escaped.
+            size += text.count('"') + text.count("\\")
         if size > self.settings.max_message_bytes:
             raise EncodeError(
                 f"event {event!r}",
                 f"the message would be about {size} bytes, over events_max_message_bytes "
                 f"({self.settings.max_message_bytes})",
             )
-        envelope = Envelope(id=emission_id, event=event, codec=codec, body=text)
+        envelope = Envelope(id=emission_id, event=event, codec=codec, body=text, v=version)
         return envelope.signed_with(self.settings.keyring)
 
     def batch_item(self, emission_id: str, event: str, body: Body) -> tuple[str, int]:
@@ -146,6 +148,7 @@ class Publisher:
                     task_id=envelope.id,
                     countdown=countdown,
                     shadow=envelope.event,
+                    serializer=SERIALIZER if envelope.v == VERSION else "json",
                     argsrepr=f"({envelope.event!r}, {envelope.id!r})",
                     kwargsrepr="{}",
                     producer=producer,

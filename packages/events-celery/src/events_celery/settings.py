@@ -17,6 +17,7 @@ from typing import Any
 
 from events_celery import codecs
 from events_celery.batchwire import MAX_BATCH_ITEMS
+from events_celery.envelope import LEGACY_VERSION, VERSION
 from events_celery.errors import ConfigurationError
 from events_celery.signing import Keyring
 
@@ -139,6 +140,14 @@ def _seconds(value: Any) -> float:
     return positive_seconds("events_handler_time_limit", value)
 
 
+def _wire_version(value: Any) -> int:
+    if type(value) is not int or value not in (LEGACY_VERSION, VERSION):
+        raise ConfigurationError(
+            "events_wire_version", f"expected {VERSION} or {LEGACY_VERSION}, got {value!r}"
+        )
+    return value
+
+
 def _task_patterns(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = (value,)
@@ -214,6 +223,14 @@ CORE_OPTIONS: tuple[Option, ...] = (
         "Seconds a handler may run before it fails with HandlerTimeoutError (retried, then "
         "dead-lettered); a handler's own `time_limit` option wins.",
         _seconds,
+    ),
+    Option(
+        "events_wire_version",
+        VERSION,
+        f"Envelope version `emit` writes: {VERSION} (default; the body is sent and signed as "
+        f"it is) or {LEGACY_VERSION}, which workers of earlier releases read: set it while they "
+        "are upgraded. Workers read both.",
+        _wire_version,
     ),
     Option(
         "events_accept_tasks",
