@@ -136,13 +136,20 @@ def test_garbage_envelopes_are_refused_as_malformed(
     assert_refused_then_legit_runs(app, queue, worker, recorder, "malformed", len(GARBAGE))
 
 
-def publish_wire(broker_url: str, queue: str, body: bytes) -> None:
-    """Publish `body` as an `events.execute` message in the envelope content type."""
+def publish_bytes(
+    broker_url: str,
+    queue: str,
+    body: bytes,
+    content_type: str = CONTENT_TYPE,
+    content_encoding: str = "utf-8",
+) -> None:
+    """Publish `body` as it is, in an `events.execute` message of the given content type."""
+    headers = {"lang": "py", "task": "events.execute", "id": uuid.uuid4().hex, "argsrepr": "()"}
     with Connection(broker_url) as connection:
         producer = Producer(connection, exchange=Exchange(""), routing_key=queue)
         producer.publish(
-            body, content_type=CONTENT_TYPE, content_encoding="utf-8", declare=[],
-            headers={"lang": "py", "task": "events.execute", "id": uuid.uuid4().hex},
+            body, content_type=content_type, content_encoding=content_encoding,
+            headers=headers, declare=[],
         )  # fmt: skip
 
 
@@ -156,10 +163,10 @@ def test_envelope_messages_changed_on_the_wire_or_misshapen_never_run(
     sent = encode_message(((good.to_message(),), {}, None)).encode()
     assert sent.endswith(good.body.encode())
 
-    publish_wire(broker_url, queue, sent.replace(b"original", b"tampered"))
+    publish_bytes(broker_url, queue, sent.replace(b"original", b"tampered"))
     worker.wait_log("refused (signature)")
     for hostile in (b"no newline at all", b"\xff\xfe\n{}", b"[" * 5000 + b"\n{}", b"[1]\n{}"):
-        publish_wire(broker_url, queue, hostile)
+        publish_bytes(broker_url, queue, hostile)
 
     assert_refused_then_legit_runs(app, queue, worker, recorder, "undecodable", 4)
     assert worker.log().count("refused (") >= 5
@@ -174,17 +181,9 @@ def test_truncated_bodies_and_undecodable_bytes_do_not_crash_the_worker(
     app = make_app(broker_url, conf)
     good = capture_envelope(app, "itest.text", "x", n=1)
     send_raw(app, queue, replace(good, body=good.body[: len(good.body) // 2]).to_message())
-    with Connection(broker_url) as connection:
-        producer = Producer(connection, exchange=Exchange(""), routing_key=queue)
-        headers = {"lang": "py", "task": "events.execute", "id": "f" * 32, "argsrepr": "()"}
-        producer.publish(
-            b"{not json", content_type="application/json", content_encoding="utf-8",
-            headers=headers, declare=[],
-        )  # fmt: skip
-        producer.publish(
-            b"\x80\x04\x95pickled", content_type="application/x-python-serialize",
-            content_encoding="binary", headers=headers, declare=[],
-        )  # fmt: skip
+    publish_bytes(broker_url, queue, b"{not json", "application/json")
+    pickled = b"\x80\x04\x95pickled"
+    publish_bytes(broker_url, queue, pickled, "application/x-python-serialize", "binary")
 
     assert_refused_then_legit_runs(app, queue, worker, recorder, "undecodable", 1)
     log = worker.log()
