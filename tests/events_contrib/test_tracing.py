@@ -107,6 +107,12 @@ def test_one_trace_runs_from_the_emit_to_each_handler(
     assert publish.attributes["messaging.destination.name"] == app.conf.events_default_queue
     assert publish.attributes["messaging.operation"] == "publish"
     assert publish.attributes["events.event"] == "traced.order"
+    assert "events.attempt" not in publish.attributes
+    assert process.attributes is not None
+    assert process.attributes["events.attempt"] == 1
+    assert ok.attributes is not None
+    assert ok.attributes["events.handler"] == f"{__name__}:fine"
+    assert ok.attributes["code.function.name"] == f"{__name__}.fine"
     assert ok.status.status_code is StatusCode.UNSET
     assert failed.status.status_code is StatusCode.ERROR
     assert failed.status.description == "ValueError: order 3 is invalid"

@@ -51,18 +51,20 @@ class Spans:
     def start_publish(self, outgoing: Outgoing) -> None:
         """Start the PRODUCER span of an emit and inject its context into `outgoing.meta`."""
         emission = outgoing.emission
+        attributes: dict[str, Any] = {
+            "messaging.system": self.system,
+            "messaging.operation": "publish",
+            "messaging.message.id": emission.id,
+            "events.event": emission.event,
+        }
+        if emission.attempt > 1:
+            attributes["events.attempt"] = emission.attempt
+        if outgoing.queue is not None:
+            attributes["messaging.destination.name"] = outgoing.queue
         span = self.tracer.start_span(
-            f"publish {emission.event}",
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": self.system,
-                "messaging.operation": "publish",
-                "messaging.message.id": emission.id,
-                "events.event": emission.event,
-                "events.attempt": emission.attempt,
-            },
+            f"publish {emission.event}", kind=SpanKind.PRODUCER, attributes=attributes
         )
-        outgoing.notes[_NOTE] = span
+        outgoing.notes[_NOTE] = (span, outgoing.queue)
         if span.is_recording():
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
@@ -71,10 +73,11 @@ class Spans:
 
     def end_publish(self, outgoing: Outgoing, error: BaseException | None) -> None:
         """End the PRODUCER span with its destination queue, or as an error."""
-        span = outgoing.notes.pop(_NOTE, None)
-        if span is None:
+        noted = outgoing.notes.pop(_NOTE, None)
+        if noted is None:
             return
-        if outgoing.queue is not None:
+        span, named = noted
+        if outgoing.queue is not None and outgoing.queue != named:
             span.set_attribute("messaging.destination.name", outgoing.queue)
         if error is not None:
             span.record_exception(error)
@@ -171,4 +174,4 @@ def _carrier(value: object) -> Mapping[str, str]:
 def _handler_attributes(ref: str) -> Mapping[str, Any]:
     """A handler span's attributes (the SDK copies them; handler refs are bounded)."""
     module, _, qualname = ref.partition(":")
-    return {"events.handler": ref, "code.namespace": module, "code.function": qualname}
+    return {"events.handler": ref, "code.function.name": f"{module}.{qualname}"}
