@@ -206,7 +206,7 @@ def test_a_batch_runs_its_emissions_in_order_with_async_handlers_on_one_loop(
     result = execute(app, message)
 
     assert result.state == states.SUCCESS
-    assert result.result == {"event": BATCH_EVENT, "id": message["id"], "emissions": 3}
+    assert result.result == 3
     assert calls == [
         ("note", 0), ("note_async", 0), ("note", 1), ("note_async", 1), ("note", 2),
         ("note_async", 2),
@@ -413,7 +413,7 @@ def test_an_emission_the_worker_cannot_run_is_refused_alone(
     result = execute(app, message)
 
     assert result.state == states.SUCCESS
-    assert result.result["emissions"] == 2
+    assert result.result == 2
     assert calls == [("note", 1), ("note", 3)]
 
 

@@ -10,6 +10,7 @@ from kombu.message import Message
 from events_celery.envelope import Envelope
 from events_celery.errors import (
     DecodeError,
+    EnvelopeError,
     ForeignMessageError,
     MalformedEnvelopeError,
     TooDeepError,
@@ -77,13 +78,46 @@ def test_a_message_over_the_size_limit_is_refused_as_too_large() -> None:
     assert caught.value.reason == Reason.TOO_LARGE
 
 
-@pytest.mark.parametrize("depth", [MAX_MESSAGE_DEPTH + 1, 1000, 100_000])
-def test_a_deeply_nested_message_is_refused_as_too_deep(depth: int) -> None:
-    body = ("[" * depth + "]" * depth).encode()
+def nested(depth: int) -> Any:
+    """Alternating dicts and lists, `depth` containers deep, with scalars beside them."""
+    value: Any = "leaf"
+    for level in range(depth):
+        value = {"a": value, "n": 1} if level % 2 else [1, value, "x"]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * (MAX_MESSAGE_DEPTH + 1) + "]" * (MAX_MESSAGE_DEPTH + 1),
+        "[" * 1000 + "]" * 1000,
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps(nested(MAX_MESSAGE_DEPTH + 1)),
+    ],
+)
+def test_a_deeply_nested_message_is_refused_as_too_deep(body: str) -> None:
+    body_bytes = body.encode()
     guard = MessageGuard(frozenset({QUEUE}), max_bytes=1 << 20)
 
     with pytest.raises(TooDeepError):
-        guard.check(message(body))
+        guard.check(message(body_bytes))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * MAX_MESSAGE_DEPTH + "]" * MAX_MESSAGE_DEPTH,
+        '{"a": ' * (MAX_MESSAGE_DEPTH - 1) + "{}" + "}" * (MAX_MESSAGE_DEPTH - 1),
+        json.dumps(nested(MAX_MESSAGE_DEPTH)),
+    ],
+)
+def test_nesting_up_to_the_limit_is_not_refused_as_too_deep(body: str) -> None:
+    guard = MessageGuard(frozenset({QUEUE}), max_bytes=1 << 20)
+
+    with pytest.raises(EnvelopeError) as caught:
+        guard.check(message(body.encode()))
+
+    assert not isinstance(caught.value, TooDeepError)
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_a_good_envelope_runs_its_handlers_and_reports_them(
     result = execute(app, envelope.to_message())
 
     assert result.state == states.SUCCESS
-    assert result.result == {"event": "OrderPlaced", "id": envelope.id, "handlers": 2}
+    assert result.result == 2
     assert calls == [("send_receipt", (42,), {"rush": True}), ("notify", (42,), {"rush": True})]
 
 
@@ -149,7 +149,7 @@ def test_an_emitted_message_read_from_the_broker_runs_on_the_task(
     result = execute(app, message)
 
     assert emission is not None
-    assert result.result["id"] == emission.id
+    assert result.result == 1
     assert calls == [("send_receipt", (1,), {"note": "x"})]
 
 
@@ -159,7 +159,7 @@ def test_only_the_handlers_the_message_names_run(app: Celery, linker: type[Event
 
     result = execute(app, envelope_for(app, linker, "OrderPlaced", handlers=(ref(notify),)))
 
-    assert result.result["handlers"] == 1
+    assert result.result == 1
     assert [name for name, _, _ in calls] == ["notify"]
 
 
@@ -186,7 +186,7 @@ def test_a_message_without_handler_refs_runs_every_handler_of_the_worker(
     result = execute(app, envelope_for(app, linker, "OrderPlaced", 5, handlers=None).to_message())
 
     assert result.state == states.SUCCESS
-    assert result.result["handlers"] == 2
+    assert result.result == 2
     assert [name for name, _, _ in calls] == ["send_receipt", "notify"]
 
 

@@ -141,16 +141,19 @@ def raw_body(message: Any) -> bytes:
 
 
 def _check_depth(data: object) -> None:
-    """Refuse nesting deeper than `MAX_MESSAGE_DEPTH`, without recursion."""
-    stack: list[tuple[object, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
+    """Refuse nesting deeper than `MAX_MESSAGE_DEPTH`, without recursion.
+
+    Walks the containers level by level; `json.loads` makes plain dicts and lists only.
+    """
+    level = [data] if type(data) is dict or type(data) is list else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > MAX_MESSAGE_DEPTH:
             raise TooDeepError(f"the message is nested deeper than {MAX_MESSAGE_DEPTH} levels")
-        stack.extend((child, depth + 1) for child in children)
+        nested: list[Any] = []
+        for value in level:
+            for child in value.values() if type(value) is dict else value:
+                if type(child) is dict or type(child) is list:
+                    nested.append(child)
+        level = nested

@@ -48,7 +48,7 @@ _resolvers: dict[type[EventLinker], LinkerTypes] = {}
 def register_task(app: Celery) -> Any:
     """Register `events.execute` on `app` and return it."""
 
-    def execute(self: Task, *args: object, **kwargs: object) -> dict[str, Any]:
+    def execute(self: Task, *args: object, **kwargs: object) -> int:
         """Run one emission's handlers; see the module docstring."""
         if len(args) != 1 or kwargs:
             # Not our message shape: refuse it like any malformed envelope.
@@ -72,7 +72,7 @@ def register_task(app: Celery) -> Any:
     )(execute)
 
 
-def _execute(task: Task, message: object) -> dict[str, Any]:
+def _execute(task: Task, message: object) -> int:
     runtime = attached_runtime(task.app)
     queue = _delivery_queue(task)
     try:
@@ -95,7 +95,8 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
     report = _run(addons, delivery)
     if report.ok and not unregistered:
         logger.debug("emission %s of %s executed", emission.id, emission.event)
-        return {"event": emission.event, "id": emission.id, "handlers": len(report.outcomes)}
+        # A number: Celery formats the result for its success log line on every run.
+        return len(report.outcomes)
     outcome, error = _settle(addons, delivery, report, "requeued")
     if outcome is Outcome.DEAD_LETTERED:
         raise Reject(error, requeue=False)
@@ -107,7 +108,7 @@ def _execute(task: Task, message: object) -> dict[str, Any]:
 
 def _execute_batch(
     task: Task, runtime: EventsRuntime, batch: Envelope, items: tuple[BatchItem, ...], queue: str
-) -> dict[str, Any]:
+) -> int:
     """Run a verified batch's emissions in order, each failing one retried on its own."""
     keyring = runtime.settings.keyring
     time_limit = runtime.settings.value("events_handler_time_limit")
@@ -141,7 +142,7 @@ def _execute_batch(
     if failed:
         raise failed[0] from failed[0].__cause__
     logger.debug("batch %s of %d emissions executed", batch.id, len(items))
-    return {"event": batch.event, "id": batch.id, "emissions": len(deliveries)}
+    return len(deliveries)
 
 
 def _run(addons: AddonChain, delivery: Delivery) -> EmissionReport:
