@@ -9,7 +9,9 @@ Producer: `number` raw `task.apply_async(args=(seq, key, pad))` and `number`
 `emit("bench.profile", seq, key, pad)`, each timed (microseconds per call, best of three
 rounds) and then profiled. Worker: the messages the profiled rounds published are drained by
 a `celery worker -P solo` per side, started after they were queued, whose main thread (which
-fetches, checks and runs every message under the solo pool) is profiled in CPU time. Each
+fetches, checks and runs every message under the solo pool) is profiled in CPU time. Then,
+unprofiled, a `celery worker -c 2` (prefork) per side, idle until `number` messages are
+published to it, gives the CPU time each process spent per message (from /proc). Each
 profile's own time is summed by where the code lives (ours, Celery, kombu, redis-py, the
 standard library, built-ins by kind) and printed per message, raw against ours; then our
 functions costing most. cProfile inflates every figure, roughly alike on both sides: read
@@ -34,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -116,18 +118,17 @@ def profiled(loop: Callable[[int], None], number: int) -> pstats.Stats:
     return pstats.Stats(profile)
 
 
-def drain(
-    url: str, queues: dict[str, str], side: str, key: str, number: int, out: Path, pool: str
-) -> None:
-    """Start a profiled worker on `side`'s queue, wait for `number` runs, stop it."""
-    from profile_worker import COUNTER_URL
-
+@contextlib.contextmanager
+def running_worker(
+    url: str, queues: dict[str, str], side: str, pool: str, log: Path, **extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker consuming `side`'s queue, stopped by pid on the way out."""
     env = dict(os.environ)
     env.update(
         BENCH_PROFILE_BROKER_URL=url,
         BENCH_PROFILE_QUEUES=f"{queues['raw']},{queues['ours']}",
-        BENCH_PROFILE_OUT=str(out),
         PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT), env.get("PYTHONPATH", "")]),
+        **extra,
     )
     command = [
         sys.executable, "-m", "celery", "-A", "profile_worker", "worker", "-l", "WARNING",
@@ -135,19 +136,13 @@ def drain(
         "-n", f"bench-profile-{uuid.uuid4().hex[:6]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
-    log = out.with_suffix(".log")
-    counter = redis.Redis.from_url(COUNTER_URL)
     with log.open("wb") as handle:
         process = subprocess.Popen(
             command, cwd=HERE, env=env, stdout=handle, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 180
-        while int(counter.get(key) or 0) < number:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the {side} worker did not finish:\n{log.read_text()}")
-            time.sleep(0.05)
+        yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -156,8 +151,79 @@ def drain(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def wait_for(key: str, number: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the handlers have counted `number` runs in `key`."""
+    from profile_worker import COUNTER_URL
+
+    counter = redis.Redis.from_url(COUNTER_URL)
+    deadline = time.monotonic() + 180
+    while int(counter.get(key) or 0) < number:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not finish:\n{log.read_text()}")
+        time.sleep(0.02)
+
+
+def drain(
+    url: str, queues: dict[str, str], side: str, key: str, number: int, out: Path, pool: str
+) -> None:
+    """Start a profiled worker on `side`'s queue, wait for `number` runs, stop it."""
+    log = out.with_suffix(".log")
+    with running_worker(url, queues, side, pool, log, BENCH_PROFILE_OUT=str(out)) as process:
+        wait_for(key, number, process, log)
     if not out.exists():
         raise RuntimeError(f"the {side} worker wrote no profile:\n{log.read_text()}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_message(
+    url: str,
+    queues: dict[str, str],
+    side: str,
+    loop: Callable[[int, str], None],
+    number: int,
+    folder: Path,
+) -> dict[str, float]:
+    """Unprofiled CPU microseconds per message of the producer, a prefork worker's main
+    process and its two pool processes, publishing to an idle worker and draining."""
+    key = f"bench:profile:cpu:{side}:{uuid.uuid4().hex[:8]}"
+    ready = folder / f"{side}.ready"
+    log = folder / f"{side}.cpu.log"
+    with running_worker(
+        url, queues, side, "prefork", log, BENCH_PROFILE_READY=str(ready)
+    ) as process:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log.read_text()}")
+            time.sleep(0.05)
+        time.sleep(0.5)
+        main_pid = process.pid
+        children = [
+            int(pid)
+            for pid in Path(f"/proc/{main_pid}/task/{main_pid}/children").read_text().split()
+        ]
+        before = [cpu_seconds(pid) for pid in (main_pid, *children)]
+        started = time.process_time()
+        loop(number, key)
+        producer = time.process_time() - started
+        wait_for(key, number, process, log)
+        after = [cpu_seconds(pid) for pid in (main_pid, *children)]
+    from profile_worker import COUNTER_URL
+
+    redis.Redis.from_url(COUNTER_URL).delete(key)
+    scale = 1e6 / number
+    return {
+        "producer": producer * scale,
+        "worker main process": (after[0] - before[0]) * scale,
+        "pool processes": sum(a - b for a, b in zip(after[1:], before[1:], strict=True)) * scale,
+    }
 
 
 def main() -> int:
@@ -219,6 +285,12 @@ def main() -> int:
             out = folder / f"{side}.prof"
             drain(args.broker_url, queues, side, keys[side], args.number, out, args.pool)
             worker[side] = pstats.Stats(str(out))
+        cpu: dict[str, list[dict[str, float]]] = {"raw": [], "ours": []}
+        for _ in range(2):
+            for side, loop in loops.items():
+                cpu[side].append(
+                    cpu_per_message(args.broker_url, queues, side, loop, args.number, folder)
+                )
     finally:
         with app.connection_for_write() as connection:
             for queue in queues.values():
@@ -234,6 +306,12 @@ def main() -> int:
         f"producer, unprofiled: apply_async {micros['raw']:.0f} us, emit {micros['ours']:.0f} us "
         f"per call ({micros['raw'] / micros['ours']:.2f}x raw's rate)"
     )
+    print("\nunprofiled CPU per message, prefork worker -c 2 (microseconds, best of 2)")
+    print(f"{'process':28} {'raw':>8} {'ours':>8} {'ours-raw':>9}")
+    for name in cpu["raw"][0]:
+        a = min(run[name] for run in cpu["raw"])
+        b = min(run[name] for run in cpu["ours"])
+        print(f"{name:28} {a:8.0f} {b:8.0f} {b - a:+9.0f}")
     print_groups("producer", per_group(producer["raw"], args.number),
                  per_group(producer["ours"], args.number))  # fmt: skip
     pool = "solo pool" if args.pool == "solo" else "prefork main process"

@@ -1,10 +1,11 @@
 """The worker app of `profile_single.py`: `celery -A profile_worker worker -P solo`.
 
 A raw Celery task and our handler that do the same work (one Redis INCR of the key the
-message names), on queues of their own. With `BENCH_PROFILE_OUT` set, the worker profiles its
-main thread's CPU time (cProfile with `time.thread_time`) from `worker_ready` to
-`worker_shutdown` and writes the stats there; under the solo pool that thread fetches, checks
-and runs every message.
+message names), on queues of their own. Once ready, the worker writes its pid to
+`BENCH_PROFILE_READY` when that is set. With `BENCH_PROFILE_OUT` set, it profiles its main
+thread's CPU time (cProfile with `time.thread_time`) from `worker_ready` to `worker_shutdown`
+and writes the stats there; under the solo pool that thread fetches, checks and runs every
+message.
 
 Configured from the environment the driver sets: `BENCH_PROFILE_BROKER_URL` and
 `BENCH_PROFILE_QUEUES` (`raw,ours`).
@@ -77,6 +78,9 @@ if "BENCH_PROFILE_QUEUES" in os.environ:
     def _start(**_: Any) -> None:
         if "BENCH_PROFILE_OUT" in os.environ:
             _profile.enable()
+        if "BENCH_PROFILE_READY" in os.environ:
+            with open(os.environ["BENCH_PROFILE_READY"], "w") as ready:
+                ready.write(str(os.getpid()))
 
     @worker_shutdown.connect
     def _stop(**_: Any) -> None:
