@@ -172,3 +172,15 @@ def test_a_replayed_emission_stays_in_the_emit_trace_and_links_to_it(
     assert [link.context.span_id for link in process.links] == [publish.context.span_id]
     assert process.attributes is not None
     assert process.attributes["events.replayed_from"] == "letter-1"
+
+
+def test_the_publish_span_names_the_queue_a_route_picked(exporter: InMemorySpanExporter) -> None:
+    queue = f"utest-routed-{uuid.uuid4().hex[:8]}"
+    app = traced_app(exporter, events_routes={"traced.order": queue})
+
+    CeleryEventEmitter(app, linker=Traced).emit("traced.order", 3)
+
+    [publish] = [span for span in exporter.get_finished_spans() if span.name.startswith("publish")]
+    assert publish.attributes is not None
+    assert publish.attributes["messaging.destination.name"] == queue
+    app.close()

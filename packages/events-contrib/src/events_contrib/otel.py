@@ -39,10 +39,14 @@ class Spans:
     Args:
         app: the Celery app (its broker names `messaging.system`).
         provider: a `TracerProvider`, or None for the global one.
+        default_queue: where an emission goes when nothing routes it (`events_default_queue`).
     """
 
-    def __init__(self, app: Celery, provider: Any = None) -> None:
+    def __init__(
+        self, app: Celery, provider: Any = None, default_queue: str | None = None
+    ) -> None:
         self.tracer = trace.get_tracer("events_contrib", __version__, tracer_provider=provider)
+        self.default_queue = default_queue
         scheme = urlsplit(str(app.conf.broker_url or "")).scheme.partition("+")[0]
         self.system = SYSTEMS.get(scheme, scheme or "celery")
 
@@ -59,12 +63,14 @@ class Spans:
         }
         if emission.attempt > 1:
             attributes["events.attempt"] = emission.attempt
-        if outgoing.queue is not None:
-            attributes["messaging.destination.name"] = outgoing.queue
+        # A later add-on may still route it: `end_publish` corrects the queue then.
+        queue = outgoing.queue or self.default_queue
+        if queue is not None:
+            attributes["messaging.destination.name"] = queue
         span = self.tracer.start_span(
             f"publish {emission.event}", kind=SpanKind.PRODUCER, attributes=attributes
         )
-        outgoing.notes[_NOTE] = (span, outgoing.queue)
+        outgoing.notes[_NOTE] = (span, queue)
         if span.is_recording():
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
@@ -91,12 +97,13 @@ class Spans:
         emission = delivery.emission
         extra = delivery.body.meta.extra
         parent = propagate.extract(_carrier(extra.get(TRACE_META)))
-        origin = trace.get_current_span(parent).get_span_context()
         links = []
         replayed = extra.get("replayed_from")
-        if origin.is_valid and (emission.attempt > 1 or replayed):
-            # The parent already is the emit's span; the link says this run repeats an earlier.
-            links.append(Link(origin, {"events.attempt": emission.attempt}))
+        if emission.attempt > 1 or replayed:
+            origin = trace.get_current_span(parent).get_span_context()
+            if origin.is_valid:
+                # The parent already is the emit's span; the link says this run repeats one.
+                links.append(Link(origin, {"events.attempt": emission.attempt}))
         attributes: dict[str, Any] = {
             "messaging.system": self.system,
             "messaging.operation": "process",

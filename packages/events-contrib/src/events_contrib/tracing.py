@@ -82,7 +82,11 @@ class TracingAddon(Addon):
             return
         from events_contrib.otel import Spans
 
-        self.spans = Spans(runtime.app, runtime.settings.value("events_tracer_provider"))
+        self.spans = Spans(
+            runtime.app,
+            runtime.settings.value("events_tracer_provider"),
+            runtime.settings.default_queue,
+        )
 
     def before_publish(self, outgoing: Outgoing) -> None:
         """Start the PRODUCER span and put its context into the body's `meta`."""
