@@ -4,14 +4,16 @@ Run: `hatch run bench:observability` (or `python benchmarks/observability.py`) w
 127.0.0.1:6379. Options: `--broker-url`, `--number` (emissions per run, default 1000),
 `--repeat` (runs per case, default 5) and `--concurrency` (worker processes, default 2).
 
-Two real prefork workers (`celery worker -c 2`) start side by side, each on its own queue: one
-with tracing (OpenTelemetry SDK, batched spans dropped by the exporter) and metrics
-(`events_metrics_port`) on, one with `events_tracing = False` and no metrics. A run emits
-`--number` events from this process (its producer app observed like the worker) and ends when
-the worker's handler has counted every one of them (a Redis INCR); the other worker is idle
-meanwhile. Runs alternate (off, on, on, off, ...) so a noisy machine's drift falls on both
-cases; the best and the median run of each are kept and the ratios on / off of emissions per second
-printed.
+Three real prefork workers (`celery worker -c 2`) start side by side, each on its own queue:
+one with tracing (OpenTelemetry SDK, batched spans dropped by the exporter) and metrics
+(`events_metrics_port`) on; one with the same add-ons but OpenTelemetry's no-op provider in
+place of the SDK (what our add-ons' own code and prometheus_client cost, and what an app that
+has opentelemetry-api installed but no SDK configured pays); and one with
+`events_tracing = False` and no metrics. A run emits `--number` events from this process (its
+producer app observed like the worker) and ends when the worker's handler has counted every
+one of them (a Redis INCR); the other workers are idle meanwhile. The cases run in a rotated
+order in each repeat so a noisy machine's drift falls on all of them; the best and the median
+run of each are kept and the ratios to `off` of emissions per second printed.
 
 Queues and counters are unique to the run and removed at the end; the workers are stopped by
 pid, their logs kept in a temporary folder (printed). The exit status is 0 whatever the
@@ -52,7 +54,7 @@ class Case:
     """One side of the comparison: its worker, queue and producer."""
 
     name: str
-    on: bool
+    label: str
     queue: str
     counter: str
     metrics_port: int | None
@@ -74,7 +76,7 @@ def start_worker(case: Case, broker_url: str, concurrency: int, log: Path) -> No
         BENCH_BROKER_URL=broker_url,
         BENCH_QUEUE=case.queue,
         BENCH_COUNTER=case.counter,
-        BENCH_OBSERVE="on" if case.on else "off",
+        BENCH_OBSERVE=case.name,
         BENCH_METRICS_PORT=str(case.metrics_port or 0),
         PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT), env.get("PYTHONPATH", "")]),
     )
@@ -156,8 +158,12 @@ def main() -> int:
         return 2
     tag = uuid.uuid4().hex[:8]
     cases = [
-        Case("off", False, f"bench.observe.off.{tag}", f"bench:observe:off:{tag}", None),
-        Case("on", True, f"bench.observe.on.{tag}", f"bench:observe:on:{tag}", free_port()),
+        Case(name, label, f"bench.observe.{name}.{tag}", f"bench:observe:{name}:{tag}", port)
+        for name, label, port in (
+            ("off", "tracing off, no metrics", None),
+            ("api", "no-op tracer + metrics", free_port()),
+            ("on", "tracing + metrics on", free_port()),
+        )
     ]
     logs = Path(tempfile.mkdtemp(prefix="bench-observe-"))
     apps: list[Celery] = []
@@ -165,15 +171,15 @@ def main() -> int:
         for case in cases:
             start_worker(case, args.broker_url, args.concurrency, logs / f"{case.queue}.log")
             app = Celery(f"bench-producer-{case.name}", broker=args.broker_url)
-            app.conf.update(events_default_queue=case.queue, **observed_conf(case.on))
+            app.conf.update(events_default_queue=case.queue, **observed_conf(case.name))
             events_celery.install(app)
             apps.append(app)
             case.emitter = CeleryEventEmitter(app, linker=Observed)
             run_once(case, counter, min(args.number, 200))  # connections, pool warm-up
         for index in range(args.repeat):
-            for case in cases if index % 2 == 0 else reversed(cases):
+            for case in cases[index % 3 :] + cases[: index % 3]:
                 case.runs.append(run_once(case, counter, args.number))
-        on = cases[1]
+        on = cases[2]
         assert on.metrics_port is not None
         handled = scraped_total(on.metrics_port)
     finally:
@@ -195,13 +201,14 @@ def main() -> int:
     for case in cases:
         best[case.name] = args.number / min(case.runs)
         middle[case.name] = args.number / statistics.median(case.runs)
-        label = "tracing + metrics on" if case.on else "tracing off, no metrics"
         runs = " ".join(f"{run:.2f}" for run in case.runs)
-        print(f"{label:26} {best[case.name]:8.0f} {middle[case.name]:10.0f}  {runs}")
-    print(
-        f"\non / off = {best['on'] / best['off']:.2f}x (best runs), "
-        f"{middle['on'] / middle['off']:.2f}x (medians)"
-    )
+        print(f"{case.label:26} {best[case.name]:8.0f} {middle[case.name]:10.0f}  {runs}")
+    print()
+    for name in ("api", "on"):
+        print(
+            f"{name} / off = {best[name] / best['off']:.2f}x (best runs), "
+            f"{middle[name] / middle['off']:.2f}x (medians)"
+        )
     print(f"(the observed worker's /metrics counted {handled:.0f} handler runs; logs in {logs})")
     return 0
 

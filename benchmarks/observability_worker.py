@@ -3,7 +3,9 @@
 Configured from the environment the benchmark sets: `BENCH_BROKER_URL`, `BENCH_QUEUE`,
 `BENCH_COUNTER` (the Redis key the handler increments) and `BENCH_OBSERVE` (`on`: tracing with
 the OpenTelemetry SDK exporting in batches to an exporter that drops spans, and metrics served
-on `BENCH_METRICS_PORT`; `off`: `events_tracing = False`, no metrics).
+on `BENCH_METRICS_PORT`; `api`: the same with OpenTelemetry's no-op provider instead of the
+SDK, as in an application that has not configured one; `off`: `events_tracing = False`, no
+metrics).
 """
 
 from __future__ import annotations
@@ -66,11 +68,17 @@ def tracer_provider() -> Any:
     return provider
 
 
-def observed_conf(on: bool, metrics_port: int | None = None) -> dict[str, Any]:
-    """The settings of one side of the benchmark (producer: no port)."""
-    if not on:
+def observed_conf(mode: str, metrics_port: int | None = None) -> dict[str, Any]:
+    """The settings of one side of the benchmark, `off`, `api` or `on` (producer: no port)."""
+    if mode == "off":
         return {"events_tracing": False}
-    conf: dict[str, Any] = {"events_tracer_provider": tracer_provider(), "events_metrics": True}
+    if mode == "api":
+        from opentelemetry.trace import NoOpTracerProvider
+
+        provider: Any = NoOpTracerProvider()
+    else:
+        provider = tracer_provider()
+    conf: dict[str, Any] = {"events_tracer_provider": provider, "events_metrics": True}
     if metrics_port is not None:
         conf.update(events_metrics_port=metrics_port, events_metrics_address="127.0.0.1")
     return conf
@@ -78,13 +86,12 @@ def observed_conf(on: bool, metrics_port: int | None = None) -> dict[str, Any]:
 
 if "BENCH_QUEUE" in os.environ:
     app = Celery("bench-observed", broker=os.environ["BENCH_BROKER_URL"])
-    on = os.environ["BENCH_OBSERVE"] == "on"
     port = int(os.environ.get("BENCH_METRICS_PORT", "0")) or None
     app.conf.update(
         events_retry=RetryPolicy(max_attempts=2, backoff=Backoff(initial=0.5, jitter=False)),
         events_default_queue=os.environ["BENCH_QUEUE"],
         task_default_queue=os.environ["BENCH_QUEUE"],
         broker_connection_retry_on_startup=True,
-        **observed_conf(on, port),
+        **observed_conf(os.environ["BENCH_OBSERVE"], port),
     )
     events_celery.install(app)
