@@ -2,7 +2,8 @@
 
 Run: `hatch run bench:observability` (or `python benchmarks/observability.py`) with Redis on
 127.0.0.1:6379. Options: `--broker-url`, `--number` (emissions per run, default 1000),
-`--repeat` (runs per case, default 5) and `--concurrency` (worker processes, default 2).
+`--repeat` (runs per case, default 5), `--concurrency` (worker processes, default 2) and
+`--sample-ratio` (the share of traces the SDK records, default 1: all).
 
 Three real prefork workers (`celery worker -c 2`) start side by side, each on its own queue:
 one with tracing (OpenTelemetry SDK, batched spans dropped by the exporter) and metrics
@@ -147,7 +148,14 @@ def main() -> int:
     parser.add_argument("--number", type=int, default=1000, help="emissions per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (best is kept)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--sample-ratio",
+        type=float,
+        default=1.0,
+        help="share of the traces the SDK records (ParentBased(TraceIdRatioBased)), default 1",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_SAMPLE_RATIO"] = str(args.sample_ratio)
     from observability_worker import COUNTER_URL, Observed, observed_conf
 
     counter = redis.Redis.from_url(COUNTER_URL)

@@ -184,3 +184,26 @@ def test_the_publish_span_names_the_queue_a_route_picked(exporter: InMemorySpanE
     assert publish.attributes is not None
     assert publish.attributes["messaging.destination.name"] == queue
     app.close()
+
+
+def test_an_unsampled_emit_keeps_the_worker_from_recording_its_run(
+    exporter: InMemorySpanExporter,
+) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    producer = traced_app(
+        None, task_always_eager=False, events_tracer_provider=TracerProvider(sampler=ALWAYS_OFF)
+    )
+    envelope = capture_envelope(producer, "traced.order", 1)
+    # The SDK's default sampler follows the parent's decision, here "not sampled".
+    worker = traced_app(exporter, task_always_eager=False)
+
+    worker.tasks[TASK_NAME].apply(args=(envelope.to_message(),))
+
+    carrier = json.loads(envelope.body)["meta"]["trace"]
+    version, _, _, flags = carrier["traceparent"].split("-")
+    assert version == "00"
+    assert int(flags, 16) & 1 == 0  # not sampled
+    assert exporter.get_finished_spans() == ()
+    producer.close()
+    worker.close()

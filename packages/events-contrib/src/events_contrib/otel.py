@@ -71,7 +71,8 @@ class Spans:
             f"publish {emission.event}", kind=SpanKind.PRODUCER, attributes=attributes
         )
         outgoing.notes[_NOTE] = (span, queue)
-        if span.is_recording():
+        # An unsampled span's context travels too: the worker follows the decision.
+        if span.get_span_context().is_valid:
             carrier: dict[str, str] = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
             if carrier:
