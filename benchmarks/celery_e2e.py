@@ -31,10 +31,8 @@ nothing), 2 when a broker is unreachable, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +48,7 @@ from typing import Any
 import redis
 from celery import Celery
 from kombu import Connection
+from processes import stop_by_pid
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -120,17 +119,6 @@ def start_worker(url: str, queues: dict[str, str], concurrency: int, log: Path) 
     return subprocess.Popen(
         command, cwd=HERE, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
     )
-
-
-def stop_worker(process: Any) -> None:
-    """Stop the worker by pid: warm shutdown, then SIGKILL of its group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 def make_cases(app: Celery, queues: dict[str, str], batch_size: int) -> list[Case]:
@@ -242,7 +230,7 @@ def measure(url: str, args: argparse.Namespace, log: Path) -> list[Case]:
             for case in cases[shift:] + cases[:shift]:
                 case.results.append(run_once(case, records, args.number))
     finally:
-        stop_worker(worker)
+        stop_by_pid(worker)
         delete_queues(app, list(queues.values()))
         app.close()
         records.close()

@@ -24,9 +24,7 @@ figures, 2 when Redis is unreachable.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,6 +39,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from processes import stop_by_pid
 
 import events_celery
 from events_celery import CeleryEventEmitter
@@ -99,15 +98,8 @@ def start_worker(case: Case, broker_url: str, concurrency: int, log: Path) -> No
 
 def stop_worker(case: Case) -> None:
     """Stop the case's worker by pid (warm shutdown, then SIGKILL of its group)."""
-    if case.process is None:
-        return
-    if case.process.poll() is None:
-        case.process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            case.process.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(case.process.pid, signal.SIGKILL)
-    case.process.wait(timeout=30)
+    if case.process is not None:
+        stop_by_pid(case.process)
 
 
 def run_once(case: Case, counter: redis.Redis, number: int, timeout: float = 300.0) -> float:

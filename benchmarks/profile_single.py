@@ -29,7 +29,6 @@ import cProfile
 import functools
 import os
 import pstats
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from processes import stop_by_pid
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -144,13 +144,7 @@ def running_worker(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        stop_by_pid(process)
 
 
 def wait_for(key: str, number: int, process: subprocess.Popen[bytes], log: Path) -> None:
